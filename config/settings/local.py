@@ -1,0 +1,7 @@
+"""Developer laptop and `make run`: SQLite and an embedded broker unless told otherwise."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])

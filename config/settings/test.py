@@ -1,0 +1,58 @@
+"""Tests: PostgreSQL and Redis when they answer, SQLite and in-memory stand-ins when not.
+
+`SERVICES_MISSING` names what is absent and why; tests marked `postgres` or `redis` are
+skipped (or fail, with REQUIRE_SERVICES=1) when their service is in it.
+"""
+
+import socket
+from urllib.parse import urlparse
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import BASE_DIR, env
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key"  # noqa: S105
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Fixed so that worker and server subprocesses in end-to-end tests decrypt what tests wrote.
+FIELD_ENCRYPTION_KEYS = ["zWTCa2T5V8sSrHXd6mX9BfsQtVIOwDQLnBhjTtCxRko="]
+ALLOWED_HOSTS = ["*"]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
+ENQUEUE_BACKOFF_SECONDS = 0
+LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+TEST_DATABASE_URL = env("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/relay")
+TEST_REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/15")
+SERVICES_MISSING: dict[str, str] = {}
+
+
+def _answers(url: str, default_port: int) -> str | None:
+    """None when something listens at the URL's host and port, else why not."""
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or default_port
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return None
+    except OSError as exc:
+        return f"nothing answers at {host}:{port} ({exc.strerror or exc})"
+
+
+_pg_problem = _answers(TEST_DATABASE_URL, 5432)
+if _pg_problem:
+    SERVICES_MISSING["postgres"] = _pg_problem
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": BASE_DIR / ".run" / "test.sqlite3",
+            "TEST": {"NAME": None},  # in memory
+        }
+    }
+else:
+    DATABASES = {"default": env.db_url_config(TEST_DATABASE_URL)}
+    DATABASES["default"]["OPTIONS"] = {"connect_timeout": 3}
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}
+
+_redis_problem = _answers(TEST_REDIS_URL, 6379)
+if _redis_problem:
+    SERVICES_MISSING["redis"] = _redis_problem

@@ -1,0 +1,16 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from integrations.api import health
+
+admin.site.site_header = "Dixa survey relay"
+admin.site.site_title = "Dixa survey relay"
+admin.site.index_title = "Administration"
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("api/", include("integrations.api.urls")),
+    path(settings.ADMIN_URL, admin.site.urls),
+]

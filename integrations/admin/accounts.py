@@ -1,0 +1,121 @@
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.html import format_html
+
+from integrations import crypto
+from integrations.admin.forms import SecretFieldsForm
+from integrations.admin.scoping import AccountListFilter, AccountScopedAdmin, ScopedInline
+from integrations.models import Account, ApiKey, SigningSecret
+from integrations.services.api_keys import api_key_create, api_key_revoke
+
+
+class AccountForm(SecretFieldsForm):
+    secret_fields = ("npstoday_api_key",)
+
+
+class SigningSecretForm(SecretFieldsForm):
+    secret_fields = ("secret",)
+
+
+class SigningSecretInline(ScopedInline, admin.TabularInline):
+    model = SigningSecret
+    form = SigningSecretForm
+    extra = 0
+    fields = ("label", "secret", "is_active", "created_at")
+    readonly_fields = ("created_at",)
+
+
+@admin.register(Account)
+class AccountAdmin(AccountScopedAdmin):
+    account_path = ""
+    form = AccountForm
+    inlines = [SigningSecretInline]
+    list_display = ("name", "signature_mode", "npstoday_key", "created_at")
+    search_fields = ("name",)
+    filter_horizontal = ("members",)
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "npstoday_api_key", "require_signature", "signature_tolerance_seconds"]
+        return fields + ["members"] if request.user.is_superuser else fields
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    @admin.display(description="Dixa signatures")
+    def signature_mode(self, obj):
+        if obj.signing_secrets.filter(is_active=True).exists():
+            return "verified"
+        if obj.require_signature:
+            return format_html('<span style="color:#ba2121">refusing all (no secret)</span>')
+        return format_html('<span style="color:#b7791f">⚠ unverified</span>')
+
+    @admin.display(description="nps.today key")
+    def npstoday_key(self, obj):
+        return crypto.mask(obj.npstoday_api_key) or "—"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None and request.method == "GET":
+            if not obj.signing_secrets.filter(is_active=True).exists():
+                self.message_user(
+                    request,
+                    "No active signing secret: Dixa deliveries are "
+                    + (
+                        "refused."
+                        if obj.require_signature
+                        else "accepted on the API key alone, unverified."
+                    )
+                    + " Add the secret key from Dixa's webhook page below.",
+                    messages.WARNING,
+                )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(AccountScopedAdmin):
+    list_display = ("name", "account", "prefix", "created_at", "last_used_at", "state")
+    list_filter = (AccountListFilter,)
+    list_select_related = ("account",)
+    search_fields = ("name", "prefix")
+    readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("account", "name")
+        return ("account", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields + (("account",) if obj else ())
+
+    @admin.display(description="state")
+    def state(self, obj):
+        return "active" if obj.is_active else "revoked"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        issued = api_key_create(account=obj.account, name=obj.name)
+        obj.pk = issued.api_key.pk
+        obj.prefix = issued.api_key.prefix
+        obj.created_at = issued.api_key.created_at
+        self.message_user(
+            request,
+            "Copy this key now; it is stored hashed and will not be shown again: "
+            + issued.plaintext,
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request, queryset):
+        revoked = 0
+        for api_key in queryset.filter(revoked_at=None):
+            api_key_revoke(api_key=api_key)
+            revoked += 1
+        self.message_user(
+            request, f"{revoked} key(s) revoked at {timezone.now():%Y-%m-%d %H:%M} UTC"
+        )

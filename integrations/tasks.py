@@ -1,0 +1,15 @@
+from celery import shared_task
+
+
+@shared_task(acks_late=True)
+def process_inbound_event(event_pk: int) -> None:
+    from integrations.services.processing import inbound_event_process
+
+    inbound_event_process(event_pk=event_pk)
+
+
+@shared_task
+def sweep_inbound_events() -> None:
+    from integrations.services.processing import inbound_events_sweep
+
+    inbound_events_sweep()

@@ -1,0 +1,1 @@
+# IVR mappings, survey triggers and delivery attempts arrive with the survey relay.
