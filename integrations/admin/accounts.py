@@ -21,8 +21,12 @@ class SigningSecretInline(ScopedInline, admin.TabularInline):
     model = SigningSecret
     form = SigningSecretForm
     extra = 0
-    fields = ("label", "secret", "is_active", "created_at")
-    readonly_fields = ("created_at",)
+    fields = ("label", "stored", "secret", "is_active", "created_at")
+    readonly_fields = ("stored", "created_at")
+
+    @admin.display(description="stored secret")
+    def stored(self, obj):
+        return crypto.mask(obj.secret) if obj.pk else "—"
 
 
 @admin.register(Account)
@@ -49,8 +53,8 @@ class AccountAdmin(AccountScopedAdmin):
         if obj.signing_secrets.filter(is_active=True).exists():
             return "verified"
         if obj.require_signature:
-            return format_html('<span style="color:#ba2121">refusing all (no secret)</span>')
-        return format_html('<span style="color:#b7791f">⚠ unverified</span>')
+            return format_html('<span style="color:{}">{}</span>', "#ba2121", "refusing all (no secret)")
+        return format_html('<span style="color:{}">{}</span>', "#b7791f", "⚠ unverified")
 
     @admin.display(description="nps.today key")
     def npstoday_key(self, obj):

@@ -1,0 +1,95 @@
+import os
+
+import pytest
+from django.conf import settings
+
+from integrations.services import queueing
+
+SERVICE_NAMES = {"postgres": "PostgreSQL", "redis": "Redis"}
+_skipped_for_service: dict[str, int] = {}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgres` or `redis` skip when the service is missing, or fail with
+    REQUIRE_SERVICES=1 (as CI runs)."""
+    required = os.environ.get("REQUIRE_SERVICES") == "1"
+    missing = settings.SERVICES_MISSING
+    for item in items:
+        for service, label in SERVICE_NAMES.items():
+            if service in item.keywords and service in missing:
+                reason = f"{label} unavailable: {missing[service]}"
+                if required:
+                    item.add_marker(pytest.mark.usefixtures("_fail_missing_service"))
+                    item.user_properties.append(("missing_service", reason))
+                else:
+                    _skipped_for_service[service] = _skipped_for_service.get(service, 0) + 1
+                    item.add_marker(pytest.mark.skip(reason=reason))
+                break
+
+
+@pytest.fixture
+def _fail_missing_service(request):
+    reason = dict(request.node.user_properties)["missing_service"]
+    pytest.fail(f"REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+
+
+def pytest_report_header(config):
+    state = {
+        label: settings.SERVICES_MISSING.get(key, "up") for key, label in SERVICE_NAMES.items()
+    }
+    return "services: " + "; ".join(f"{label}: {value}" for label, value in state.items())
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _skipped_for_service:
+        return
+    parts = [
+        f"{count} need {SERVICE_NAMES[s]} ({settings.SERVICES_MISSING[s]})"
+        for s, count in _skipped_for_service.items()
+    ]
+    terminalreporter.write_line(
+        "SKIPPED FOR LACK OF A SERVICE: " + "; ".join(parts) + ". Start the service, or set "
+        "TEST_DATABASE_URL / REDIS_URL, to run them.",
+        yellow=True,
+        bold=True,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_enqueue_state():
+    queueing.reset()
+    yield
+    queueing.reset()
+
+
+@pytest.fixture
+def account(db):
+    from tests.integrations.factories import AccountFactory
+
+    return AccountFactory()
+
+
+@pytest.fixture
+def issued_key(account):
+    from integrations.services.api_keys import api_key_create
+
+    return api_key_create(account=account, name="dixa")
+
+
+@pytest.fixture
+def staff_user_factory(db, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    def make(username, *accounts, perms=()):
+        user = django_user_model.objects.create_user(username, password="pw", is_staff=True)
+        codenames = perms or [
+            f"{action}_{model}"
+            for action in ("view", "change", "add", "delete")
+            for model in ("account", "apikey", "signingsecret", "inboundevent", "rejecteddelivery")
+        ]
+        user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+        for acc in accounts:
+            acc.members.add(user)
+        return user
+
+    return make

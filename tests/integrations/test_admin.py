@@ -1,0 +1,141 @@
+import pytest
+from django.urls import reverse
+
+from integrations.models import ApiKey, InboundEvent
+from integrations.services.api_keys import api_key_create
+from tests.integrations.factories import AccountFactory, InboundEventFactory, SigningSecretFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_tenants(staff_user_factory):
+    mine, theirs = AccountFactory(name="Mine"), AccountFactory(name="Theirs")
+    user = staff_user_factory("staff", mine)
+    return user, mine, theirs
+
+
+def test_staff_user_sees_only_their_accounts_api_keys(client, two_tenants):
+    # given
+    user, mine, theirs = two_tenants
+    api_key_create(account=mine, name="mine-key")
+    api_key_create(account=theirs, name="their-key")
+    client.force_login(user)
+    # when
+    page = client.get(reverse("admin:integrations_apikey_changelist")).content.decode()
+    # then
+    assert "mine-key" in page
+    assert "their-key" not in page
+    assert "Theirs" not in page  # not even in the account filter
+
+
+def test_staff_user_cannot_open_another_accounts_objects(client, two_tenants):
+    user, mine, theirs = two_tenants
+    their_key = api_key_create(account=theirs, name="their-key").api_key
+    their_event = InboundEventFactory(account=theirs)
+    client.force_login(user)
+    for url in (
+        reverse("admin:integrations_apikey_change", args=[their_key.pk]),
+        reverse("admin:integrations_inboundevent_change", args=[their_event.pk]),
+        reverse("admin:integrations_account_change", args=[theirs.pk]),
+    ):
+        response = client.get(url)
+        # Django's admin redirects to the index with "doesn't exist" for objects outside the queryset
+        assert response.status_code == 302, url
+        assert response.url == reverse("admin:index")
+
+
+def test_staff_user_can_only_pick_their_accounts_when_creating_a_key(client, two_tenants):
+    user, mine, theirs = two_tenants
+    client.force_login(user)
+    response = client.post(
+        reverse("admin:integrations_apikey_add"), {"account": theirs.pk, "name": "sneaky"}
+    )
+    assert response.status_code == 200  # the form is shown again with an error
+    assert "Select a valid choice" in response.content.decode()
+    assert not ApiKey.objects.filter(account=theirs).exists()
+
+
+def test_superuser_sees_every_account(admin_client, two_tenants):
+    _, mine, theirs = two_tenants
+    InboundEventFactory(account=mine, event_id="evt-mine")
+    InboundEventFactory(account=theirs, event_id="evt-theirs")
+    page = admin_client.get(reverse("admin:integrations_inboundevent_changelist")).content.decode()
+    assert "Mine" in page and "Theirs" in page
+
+
+def test_new_key_is_shown_once_in_the_admin_and_stored_hashed(admin_client, account):
+    response = admin_client.post(
+        reverse("admin:integrations_apikey_add"),
+        {"account": account.pk, "name": "from-admin"},
+        follow=True,
+    )
+    message = next(str(m) for m in response.context["messages"])
+    plaintext = message.rsplit(" ", 1)[-1]
+    key = ApiKey.objects.get(name="from-admin")
+    assert plaintext.startswith(key.prefix)
+    detail = admin_client.get(reverse("admin:integrations_apikey_change", args=[key.pk]))
+    assert plaintext not in detail.content.decode()
+
+
+def test_revoke_action(admin_client, account):
+    key = api_key_create(account=account, name="old").api_key
+    admin_client.post(
+        reverse("admin:integrations_apikey_changelist"),
+        {"action": "revoke", "_selected_action": [key.pk]},
+    )
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+
+def test_account_page_shows_only_the_last_four_of_secrets(admin_client):
+    account = AccountFactory(npstoday_api_key="nps-very-secret-7f3c")
+    SigningSecretFactory(account=account, secret="aa" * 16 + "beef")
+    page = admin_client.get(reverse("admin:integrations_account_change", args=[account.pk]))
+    html = page.content.decode()
+    assert "••••7f3c" in html and "nps-very-secret" not in html
+    assert "••••beef" in html and "aa" * 16 not in html
+
+
+def test_blank_secret_in_the_form_keeps_the_stored_value(admin_client):
+    account = AccountFactory(npstoday_api_key="nps-keep-me-0001")
+    admin_client.post(
+        reverse("admin:integrations_account_change", args=[account.pk]),
+        {
+            "name": account.name,
+            "npstoday_api_key": "",
+            "signature_tolerance_seconds": 300,
+            "signing_secrets-TOTAL_FORMS": 0,
+            "signing_secrets-INITIAL_FORMS": 0,
+        },
+    )
+    account.refresh_from_db()
+    assert account.npstoday_api_key == "nps-keep-me-0001"
+
+
+def test_account_without_signing_secret_is_flagged_as_unverified(admin_client, account):
+    page = admin_client.get(reverse("admin:integrations_account_change", args=[account.pk]))
+    assert "accepted on the API key alone, unverified" in page.content.decode()
+    listing = admin_client.get(reverse("admin:integrations_account_changelist"))
+    assert "unverified" in listing.content.decode()
+
+
+def test_reprocess_action_requeues_events(admin_client, account, django_capture_on_commit_callbacks):
+    event = InboundEventFactory(
+        account=account, status=InboundEvent.Status.PROCESSED, outcome="no_handler"
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        admin_client.post(
+            reverse("admin:integrations_inboundevent_changelist"),
+            {"action": "reprocess", "_selected_action": [event.pk]},
+        )
+    event.refresh_from_db()
+    assert event.status == InboundEvent.Status.RECEIVED
+    assert len(callbacks) == 1
+
+
+def test_event_and_rejection_pages_render_the_raw_body(admin_client, account):
+    event = InboundEventFactory(account=account, raw_body=b'{"event_id":"x-1"}')
+    page = admin_client.get(reverse("admin:integrations_inboundevent_change", args=[event.pk]))
+    assert "x-1" in page.content.decode()
+    assert admin_client.get(reverse("admin:integrations_rejecteddelivery_changelist")).status_code == 200

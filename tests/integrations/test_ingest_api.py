@@ -1,0 +1,261 @@
+import base64
+import time
+from unittest import mock
+
+import pytest
+from django.db import OperationalError
+
+from integrations.dixa import catalogue, samples, signature
+from integrations.models import InboundEvent, RejectedDelivery
+from integrations.services.api_keys import api_key_revoke
+from tests.integrations.factories import SigningSecretFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/api/dixa/relay"
+SECRET = "0a1b2c3d4e5f" * 4
+
+
+def post(client, body: bytes, key: str | None, *, sig: str | None = None, auth=None, **headers):
+    if key is not None and auth is None:
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    elif auth is not None:
+        headers["HTTP_AUTHORIZATION"] = auth
+    if sig:
+        headers["HTTP_X_DIXA_SIGNATURE"] = sig
+    headers.setdefault("HTTP_X_DIXA_SUBSCRIPTION_ID", "beabb3e2-3a10-4a44-9a88-9359887a139f")
+    return client.post(URL, data=body, content_type="application/json", **headers)
+
+
+def signed(body: bytes, secret=SECRET, at: float | None = None) -> str:
+    return signature.header_value(secret, int((at or time.time()) * 1000), body)
+
+
+@pytest.fixture
+def signed_account(issued_key):
+    SigningSecretFactory(account=issued_key.api_key.account, secret=SECRET)
+    return issued_key
+
+
+def test_signed_delivery_is_stored_byte_for_byte_and_acknowledged(client, signed_account):
+    # given
+    body = samples.encode(samples.event("ConversationClosed"))
+    header = signed(body)
+    # when
+    response = post(client, body, signed_account.plaintext, sig=header)
+    # then
+    assert response.status_code == 202
+    event = InboundEvent.objects.get()
+    assert bytes(event.raw_body) == body
+    assert event.verification == InboundEvent.Verification.VERIFIED
+    assert event.event_type == "ConversationClosed"
+    assert event.headers["X-Dixa-Signature"] == header
+    assert event.headers["X-Dixa-Subscription-Id"] == "beabb3e2-3a10-4a44-9a88-9359887a139f"
+    assert "Authorization" not in event.headers
+    assert response.json() == {"status": "accepted", "event_id": event.event_id, "id": event.pk}
+
+
+def test_basic_auth_with_the_key_as_password(client, issued_key):
+    body = samples.encode(samples.event("ConversationOpen"))
+    basic = "Basic " + base64.b64encode(f"ApiKey:{issued_key.plaintext}".encode()).decode()
+    assert post(client, body, None, auth=basic).status_code == 202
+
+
+@pytest.mark.parametrize(
+    "auth, code",
+    [
+        (None, "missing_credentials"),
+        ("Bearer dsr_unknownkey000000000000000000", "invalid_credentials"),
+        ("Basic !!notbase64", "invalid_credentials"),
+        ("Basic " + base64.b64encode(b"ApiKey:").decode(), "invalid_credentials"),
+        ("Digest abc", "invalid_credentials"),
+    ],
+)
+def test_missing_or_unknown_credentials_are_401_and_not_stored(client, account, auth, code):
+    response = post(client, b"{}", None, auth=auth)
+    assert response.status_code == 401
+    assert response.json()["error"] == code
+    assert response.json()["detail"]
+    assert not RejectedDelivery.objects.exists()
+
+
+def test_revoked_key_is_401(client, issued_key):
+    api_key_revoke(api_key=issued_key.api_key)
+    body = samples.encode(samples.event("ConversationClosed"))
+    assert post(client, body, issued_key.plaintext).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "make_header, detail",
+    [
+        (lambda body: None, "missing"),
+        (lambda body: "t=abc", "not of the form"),
+        (lambda body: signed(body, at=time.time() - 301), "tolerance"),
+        (lambda body: signed(body, secret="ff" * 16), "does not match"),
+    ],
+)
+def test_bad_signatures_are_401_and_kept_for_inspection(client, signed_account, make_header, detail):
+    body = samples.encode(samples.event("ConversationClosed"))
+    response = post(client, body, signed_account.plaintext, sig=make_header(body))
+    assert response.status_code == 401
+    assert detail in response.json()["detail"]
+    rejected = RejectedDelivery.objects.get()
+    assert bytes(rejected.raw_body) == body and rejected.status_code == 401
+    assert not InboundEvent.objects.exists()
+
+
+def test_old_and_new_secret_both_verify_during_rotation(client, signed_account):
+    SigningSecretFactory(account=signed_account.api_key.account, secret="ab" * 32)
+    for secret in (SECRET, "ab" * 32):
+        body = samples.encode(samples.event("ConversationClosed"))
+        assert post(client, body, signed_account.plaintext, sig=signed(body, secret)).status_code == 202
+    assert InboundEvent.objects.count() == 2
+
+
+def test_inactive_secret_no_longer_verifies(client, issued_key):
+    SigningSecretFactory(account=issued_key.api_key.account, secret=SECRET, is_active=False)
+    SigningSecretFactory(account=issued_key.api_key.account, secret="ab" * 32)
+    body = samples.encode(samples.event("ConversationClosed"))
+    assert post(client, body, issued_key.plaintext, sig=signed(body, SECRET)).status_code == 401
+
+
+def test_without_a_secret_deliveries_are_accepted_unverified(client, issued_key):
+    body = samples.encode(samples.event("ConversationClosed"))
+    assert post(client, body, issued_key.plaintext).status_code == 202
+    assert InboundEvent.objects.get().verification == InboundEvent.Verification.UNVERIFIED
+
+
+def test_require_signature_without_a_secret_refuses(client, issued_key):
+    account = issued_key.api_key.account
+    account.require_signature = True
+    account.save()
+    body = samples.encode(samples.event("ConversationClosed"))
+    response = post(client, body, issued_key.plaintext, sig=signed(body))
+    assert response.status_code == 401
+    assert "requires signed deliveries" in response.json()["detail"]
+    assert RejectedDelivery.objects.count() == 1
+
+
+def test_account_tolerance_is_configurable(client, signed_account):
+    account = signed_account.api_key.account
+    account.signature_tolerance_seconds = 3600
+    account.save()
+    body = samples.encode(samples.event("ConversationClosed"))
+    assert post(client, body, signed_account.plaintext, sig=signed(body, at=time.time() - 1800)).status_code == 202
+
+
+def test_repeat_delivery_is_200_and_creates_nothing(client, issued_key):
+    body = samples.encode(samples.event("ConversationClosed"))
+    first = post(client, body, issued_key.plaintext)
+    second = post(client, body, issued_key.plaintext)
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert second.json()["status"] == "duplicate"
+    assert InboundEvent.objects.count() == 1
+
+
+def test_same_event_id_in_two_accounts_is_two_events(client, issued_key):
+    from integrations.services.api_keys import api_key_create
+    from tests.integrations.factories import AccountFactory
+
+    other = api_key_create(account=AccountFactory(), name="other")
+    body = samples.encode(samples.event("ConversationClosed", event_id="shared-id"))
+    assert post(client, body, issued_key.plaintext).status_code == 202
+    assert post(client, body, other.plaintext).status_code == 202
+
+
+@pytest.mark.parametrize("casing", ["snake", "camel"])
+def test_every_catalogue_type_is_accepted_and_recognised(client, issued_key, casing):
+    for event_type in catalogue.EVENT_TYPES:
+        body = samples.encode(samples.event(event_type, casing=casing))
+        assert post(client, body, issued_key.plaintext).status_code == 202, event_type
+    stored = set(InboundEvent.objects.values_list("event_type", flat=True))
+    assert stored == set(catalogue.EVENT_TYPES)
+    assert not InboundEvent.objects.filter(is_known_type=False).exists()
+
+
+def test_null_queue_and_assignee_are_accepted(client, issued_key):
+    body = samples.encode(samples.event("ConversationClosed", queue=False, assignee=False))
+    assert post(client, body, issued_key.plaintext).status_code == 202
+    assert InboundEvent.objects.get().queue_id == ""
+
+
+def test_unknown_type_is_stored_not_refused(client, issued_key):
+    body_dict = samples.event("ConversationClosed")
+    body_dict["event_fqn"] = "CONVERSATION_TELEPORTED"
+    assert post(client, samples.encode(body_dict), issued_key.plaintext).status_code == 202
+    assert InboundEvent.objects.get().is_known_type is False
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[]", "JSON object"),
+        (b'{"event_fqn": "CONVERSATION_CLOSED"}', "event_id"),
+        (b'{"event_id": "e-1"}', "event_fqn"),
+        (b"", "not valid JSON"),
+    ],
+)
+def test_malformed_body_is_400_with_reason_and_kept_raw(client, issued_key, body, reason):
+    response = post(client, body, issued_key.plaintext)
+    assert response.status_code == 400
+    assert reason in response.json()["detail"]
+    rejected = RejectedDelivery.objects.get()
+    assert bytes(rejected.raw_body) == body
+    assert rejected.account == issued_key.api_key.account
+
+
+def test_oversize_body_is_413_and_its_head_kept(client, issued_key, settings):
+    body = b'{"event_id": "big", "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    response = post(client, body, issued_key.plaintext)
+    assert response.status_code == 413
+    rejected = RejectedDelivery.objects.get()
+    assert rejected.body_size == len(body)
+    assert rejected.body_truncated
+    assert bytes(rejected.raw_body) == body[: settings.REJECTED_BODY_KEEP_BYTES]
+    assert not InboundEvent.objects.exists()
+
+
+def test_body_of_exactly_the_limit_is_not_413(client, issued_key, settings):
+    payload = samples.event("ConversationClosed")
+    raw = samples.encode(payload)
+    payload["pad"] = "x" * (settings.DIXA_MAX_BODY_BYTES - len(raw) - len(',"pad":""'))
+    body = samples.encode(payload)
+    assert len(body) == settings.DIXA_MAX_BODY_BYTES
+    assert post(client, body, issued_key.plaintext).status_code == 202
+
+
+def test_get_is_405(client):
+    assert client.get(URL).status_code == 405
+
+
+def test_database_outage_is_503_so_dixa_retries(client, issued_key):
+    body = samples.encode(samples.event("ConversationClosed"))
+    with mock.patch(
+        "integrations.services.ingest.InboundEvent.objects.create",
+        side_effect=OperationalError("server closed the connection"),
+    ):
+        response = post(client, body, issued_key.plaintext)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+
+
+def test_commit_enqueues_processing_once(client, issued_key, django_capture_on_commit_callbacks):
+    body = samples.encode(samples.event("ConversationClosed"))
+    with mock.patch("integrations.tasks.process_inbound_event.apply_async") as apply_async:
+        with django_capture_on_commit_callbacks(execute=True):
+            post(client, body, issued_key.plaintext)
+        with django_capture_on_commit_callbacks(execute=True):
+            post(client, body, issued_key.plaintext)  # duplicate: nothing more to do
+    event = InboundEvent.objects.get()
+    apply_async.assert_called_once_with(args=(event.pk,), retry=False)
+
+
+def test_broker_failure_does_not_fail_the_delivery(client, issued_key, django_capture_on_commit_callbacks):
+    body = samples.encode(samples.event("ConversationClosed"))
+    with mock.patch(
+        "integrations.tasks.process_inbound_event.apply_async", side_effect=ConnectionError("redis down")
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post(client, body, issued_key.plaintext)
+    assert response.status_code == 202
+    assert InboundEvent.objects.get().status == InboundEvent.Status.RECEIVED

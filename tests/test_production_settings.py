@@ -1,0 +1,50 @@
+"""Production settings refuse insecure defaults. Each case imports them in a fresh process."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = {
+    "DJANGO_SECRET_KEY": "a-long-random-production-secret-key-value-123456",
+    "FIELD_ENCRYPTION_KEYS": "zWTCa2T5V8sSrHXd6mX9BfsQtVIOwDQLnBhjTtCxRko=",
+    "DJANGO_DEBUG": "0",
+}
+
+
+def load_production(**overrides) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.pop("FIELD_ENCRYPTION_KEYS", None)
+    env.update({k: v for k, v in {**GOOD, **overrides}.items() if v is not None})
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings.production"
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_starts_with_secure_settings():
+    result = load_production()
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"DJANGO_DEBUG": "1"}, "DJANGO_DEBUG must be off"),
+        ({"DJANGO_SECRET_KEY": None}, "Set DJANGO_SECRET_KEY"),
+        ({"FIELD_ENCRYPTION_KEYS": None}, "Set FIELD_ENCRYPTION_KEYS"),
+    ],
+)
+def test_production_refuses_insecure_defaults(overrides, message):
+    result = load_production(**overrides)
+    assert result.returncode != 0
+    assert message in result.stderr
