@@ -143,6 +143,8 @@ INBOUND_SWEEP_GRACE_SECONDS = env.float("INBOUND_SWEEP_GRACE_SECONDS", default=5
 INBOUND_PROCESSING_TIMEOUT_SECONDS = env.int("INBOUND_PROCESSING_TIMEOUT_SECONDS", default=300)
 # After an enqueue fails (Redis down), the web process stops trying for this long.
 ENQUEUE_BACKOFF_SECONDS = env.float("ENQUEUE_BACKOFF_SECONDS", default=5)
+# Ingest publishes from a background thread so that a broker outage never delays the 2xx.
+ENQUEUE_IN_BACKGROUND = env.bool("ENQUEUE_IN_BACKGROUND", default=True)
 REJECTED_BODY_KEEP_BYTES = 64 * 1024
 
 # --- Outside APIs -------------------------------------------------------------------------

@@ -53,7 +53,9 @@ class AccountAdmin(AccountScopedAdmin):
         if obj.signing_secrets.filter(is_active=True).exists():
             return "verified"
         if obj.require_signature:
-            return format_html('<span style="color:{}">{}</span>', "#ba2121", "refusing all (no secret)")
+            return format_html(
+                '<span style="color:{}">{}</span>', "#ba2121", "refusing all (no secret)"
+            )
         return format_html('<span style="color:{}">{}</span>', "#b7791f", "⚠ unverified")
 
     @admin.display(description="nps.today key")

@@ -19,6 +19,7 @@ class Delivery:
     headers: dict[str, str]
     event_id: str
     event_type: str
+    bad_signature: bool = False
 
 
 @dataclass
@@ -59,7 +60,9 @@ def build_delivery(
         headers["X-DIXA-SIGNATURE"] = value
     event_id = body.get("event_id") or body.get("eventId")
     fqn = body.get("event_fqn") or body.get("eventFqn")
-    return Delivery(body=raw, headers=headers, event_id=event_id, event_type=fqn)
+    return Delivery(
+        body=raw, headers=headers, event_id=event_id, event_type=fqn, bad_signature=bad_signature
+    )
 
 
 def plan(
@@ -80,7 +83,8 @@ def plan(
     deliveries: list[Delivery] = []
     for index in range(events):
         event_type = types[index % len(types)]
-        body = samples.event(event_type, casing=casing, rng=rng, event_id=str(uuid.uuid4()))
+        event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        body = samples.event(event_type, casing=casing, rng=rng, event_id=event_id)
         bad = bad_signatures and index % 7 == 6
         delivery = build_delivery(body, key=key, secret=secret, bad_signature=bad)
         deliveries.append(delivery)

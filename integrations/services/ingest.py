@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from integrations.dixa import envelope as envelope_parser
 from integrations.dixa import signature
 from integrations.models import Account, ApiKey, InboundEvent, RejectedDelivery
-from integrations.services.queueing import enqueue
+from integrations.services.queueing import enqueue_in_background
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def inbound_event_record(
                 headers=headers,
                 verification=verification,
             )
-            transaction.on_commit(partial(enqueue, process_inbound_event, event.pk))
+            transaction.on_commit(partial(enqueue_in_background, process_inbound_event, event.pk))
     except IntegrityError:
         # The unique (account, event_id) constraint: Dixa sent this event before.
         return None, False

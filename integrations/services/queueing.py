@@ -1,11 +1,19 @@
 """Hand-off to Celery that never holds up a request.
 
-The row is committed before we publish, so a failed publish loses nothing: the sweeper
-finds the row later. After a failure we stop trying for ENQUEUE_BACKOFF_SECONDS, so an
-outage costs each request nothing instead of a connection timeout.
+Rows are committed before anything is published, so a failed or lost publish loses
+nothing: the sweeper finds the row later. Two ways in:
+
+- `enqueue`: publish now (workers, admin actions). After a broker failure it stops
+  trying for ENQUEUE_BACKOFF_SECONDS, so an outage does not cost every call a timeout.
+- `enqueue_in_background`: the ingest path. The request thread only appends to an
+  in-process queue; a publisher thread does the network work. Even with Redis down
+  (kombu blocks for seconds while it tries to connect) the acknowledgement is not delayed.
 """
 
 import logging
+import os
+import queue
+import threading
 import time
 
 from django.conf import settings
@@ -23,11 +31,56 @@ def enqueue(task, *args) -> bool:
         task.apply_async(args=args, retry=False)
     except Exception as exc:  # any broker error: the sweeper is the safety net
         _paused_until = time.monotonic() + settings.ENQUEUE_BACKOFF_SECONDS
-        logger.warning(
-            "enqueue of %s%r failed (%s); the sweeper will pick it up", task.name, args, exc
-        )
+        logger.warning("enqueue of %s%r failed (%s); the sweeper will retry", task.name, args, exc)
         return False
     return True
+
+
+class _Publisher:
+    MAX_PENDING = 10_000
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pid = None
+        self._queue: queue.Queue = queue.Queue()
+
+    def submit(self, task, args) -> None:
+        self._ensure_thread()
+        try:
+            self._queue.put_nowait((task, args))
+        except queue.Full:
+            logger.warning("publisher backlog full; %s%r is left to the sweeper", task.name, args)
+
+    def _ensure_thread(self) -> None:
+        # Started lazily and again after a fork (gunicorn and Celery fork their workers).
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid != os.getpid():
+                self._queue = queue.Queue(maxsize=self.MAX_PENDING)
+                threading.Thread(target=self._run, name="relay-publisher", daemon=True).start()
+                self._pid = os.getpid()
+
+    def _run(self) -> None:
+        while True:
+            task, args = self._queue.get()
+            enqueue(task, *args)
+
+    def drain(self, timeout: float = 5) -> None:
+        """Wait until everything submitted so far was published or given up (tests)."""
+        deadline = time.monotonic() + timeout
+        while not self._queue.empty() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+publisher = _Publisher()
+
+
+def enqueue_in_background(task, *args) -> None:
+    if settings.ENQUEUE_IN_BACKGROUND:
+        publisher.submit(task, args)
+    else:
+        enqueue(task, *args)
 
 
 def reset() -> None:

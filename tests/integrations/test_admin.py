@@ -40,7 +40,7 @@ def test_staff_user_cannot_open_another_accounts_objects(client, two_tenants):
         reverse("admin:integrations_account_change", args=[theirs.pk]),
     ):
         response = client.get(url)
-        # Django's admin redirects to the index with "doesn't exist" for objects outside the queryset
+        # the admin redirects to its index ("doesn't exist") for objects outside the queryset
         assert response.status_code == 302, url
         assert response.url == reverse("admin:index")
 
@@ -120,7 +120,9 @@ def test_account_without_signing_secret_is_flagged_as_unverified(admin_client, a
     assert "unverified" in listing.content.decode()
 
 
-def test_reprocess_action_requeues_events(admin_client, account, django_capture_on_commit_callbacks):
+def test_reprocess_action_requeues_events(
+    admin_client, account, django_capture_on_commit_callbacks
+):
     event = InboundEventFactory(
         account=account, status=InboundEvent.Status.PROCESSED, outcome="no_handler"
     )
@@ -138,4 +140,7 @@ def test_event_and_rejection_pages_render_the_raw_body(admin_client, account):
     event = InboundEventFactory(account=account, raw_body=b'{"event_id":"x-1"}')
     page = admin_client.get(reverse("admin:integrations_inboundevent_change", args=[event.pk]))
     assert "x-1" in page.content.decode()
-    assert admin_client.get(reverse("admin:integrations_rejecteddelivery_changelist")).status_code == 200
+    assert (
+        admin_client.get(reverse("admin:integrations_rejecteddelivery_changelist")).status_code
+        == 200
+    )

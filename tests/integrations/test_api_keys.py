@@ -18,14 +18,17 @@ def test_key_is_stored_only_as_its_hash_and_prefix(account):
     stored = ApiKey.objects.get(pk=issued.api_key.pk)
     assert stored.key_hash == hashlib.sha256(issued.plaintext.encode()).hexdigest()
     assert stored.prefix == issued.plaintext[:12]
-    row_text = " ".join(str(v) for v in ApiKey.objects.filter(pk=stored.pk).values().first().values())
+    row_text = " ".join(
+        str(v) for v in ApiKey.objects.filter(pk=stored.pk).values().first().values()
+    )
     assert issued.plaintext not in row_text
 
 
 def test_two_keys_differ(account):
-    assert api_key_create(account=account, name="a").plaintext != api_key_create(
-        account=account, name="b"
-    ).plaintext
+    assert (
+        api_key_create(account=account, name="a").plaintext
+        != api_key_create(account=account, name="b").plaintext
+    )
 
 
 def test_authenticate_accepts_the_key_and_records_last_use(account):

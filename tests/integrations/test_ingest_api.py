@@ -93,7 +93,9 @@ def test_revoked_key_is_401(client, issued_key):
         (lambda body: signed(body, secret="ff" * 16), "does not match"),
     ],
 )
-def test_bad_signatures_are_401_and_kept_for_inspection(client, signed_account, make_header, detail):
+def test_bad_signatures_are_401_and_kept_for_inspection(
+    client, signed_account, make_header, detail
+):
     body = samples.encode(samples.event("ConversationClosed"))
     response = post(client, body, signed_account.plaintext, sig=make_header(body))
     assert response.status_code == 401
@@ -107,7 +109,10 @@ def test_old_and_new_secret_both_verify_during_rotation(client, signed_account):
     SigningSecretFactory(account=signed_account.api_key.account, secret="ab" * 32)
     for secret in (SECRET, "ab" * 32):
         body = samples.encode(samples.event("ConversationClosed"))
-        assert post(client, body, signed_account.plaintext, sig=signed(body, secret)).status_code == 202
+        assert (
+            post(client, body, signed_account.plaintext, sig=signed(body, secret)).status_code
+            == 202
+        )
     assert InboundEvent.objects.count() == 2
 
 
@@ -140,7 +145,12 @@ def test_account_tolerance_is_configurable(client, signed_account):
     account.signature_tolerance_seconds = 3600
     account.save()
     body = samples.encode(samples.event("ConversationClosed"))
-    assert post(client, body, signed_account.plaintext, sig=signed(body, at=time.time() - 1800)).status_code == 202
+    assert (
+        post(
+            client, body, signed_account.plaintext, sig=signed(body, at=time.time() - 1800)
+        ).status_code
+        == 202
+    )
 
 
 def test_repeat_delivery_is_200_and_creates_nothing(client, issued_key):
@@ -250,10 +260,13 @@ def test_commit_enqueues_processing_once(client, issued_key, django_capture_on_c
     apply_async.assert_called_once_with(args=(event.pk,), retry=False)
 
 
-def test_broker_failure_does_not_fail_the_delivery(client, issued_key, django_capture_on_commit_callbacks):
+def test_broker_failure_does_not_fail_the_delivery(
+    client, issued_key, django_capture_on_commit_callbacks
+):
     body = samples.encode(samples.event("ConversationClosed"))
     with mock.patch(
-        "integrations.tasks.process_inbound_event.apply_async", side_effect=ConnectionError("redis down")
+        "integrations.tasks.process_inbound_event.apply_async",
+        side_effect=ConnectionError("redis down"),
     ):
         with django_capture_on_commit_callbacks(execute=True):
             response = post(client, body, issued_key.plaintext)

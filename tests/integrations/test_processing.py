@@ -81,7 +81,9 @@ def test_handler_error_marks_the_event_failed_with_the_reason():
 def test_sweeper_requeues_committed_but_unqueued_events_once():
     # given one old unprocessed event and one that just arrived
     old = InboundEventFactory()
-    InboundEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(seconds=30))
+    InboundEvent.objects.filter(pk=old.pk).update(
+        received_at=timezone.now() - timedelta(seconds=30)
+    )
     fresh = InboundEventFactory()
     with mock.patch("integrations.tasks.process_inbound_event.apply_async") as apply_async:
         # when
@@ -95,7 +97,9 @@ def test_sweeper_requeues_committed_but_unqueued_events_once():
 
 def test_sweeper_tries_again_later_when_the_broker_is_down():
     old = InboundEventFactory()
-    InboundEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(seconds=30))
+    InboundEvent.objects.filter(pk=old.pk).update(
+        received_at=timezone.now() - timedelta(seconds=30)
+    )
     with mock.patch(
         "integrations.tasks.process_inbound_event.apply_async", side_effect=ConnectionError
     ):

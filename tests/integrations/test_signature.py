@@ -16,7 +16,9 @@ NOW = 1689238949.803
 
 
 def verify(header, body=VECTOR_BODY, secrets=(VECTOR_SECRET,), now=NOW, tolerance=300):
-    return signature.verify(header=header, body=body, secrets=list(secrets), now=now, tolerance=tolerance)
+    return signature.verify(
+        header=header, body=body, secrets=list(secrets), now=now, tolerance=tolerance
+    )
 
 
 def test_openssl_vector_verifies():
@@ -31,7 +33,10 @@ def test_signature_matches_an_independent_hmac_over_t_dot_raw_body():
     expected = hmac.new(bytes.fromhex(secret), b"1700000000000." + body, hashlib.sha256).hexdigest()
     # then
     assert signature.header_value(secret, 1700000000000, body) == f"t=1700000000000,v1={expected}"
-    assert verify(f"t=1700000000000,v1={expected}", body=body, secrets=[secret], now=1700000000) is None
+    assert (
+        verify(f"t=1700000000000,v1={expected}", body=body, secrets=[secret], now=1700000000)
+        is None
+    )
 
 
 def test_uppercase_hex_and_spaces_are_accepted():
@@ -55,7 +60,9 @@ def test_bad_headers_are_named(header, problem):
 
 
 def test_tampered_body_does_not_verify():
-    assert verify(f"t={VECTOR_T},v1={VECTOR_V1}", body=VECTOR_BODY + b" ") is SignatureProblem.MISMATCH
+    assert (
+        verify(f"t={VECTOR_T},v1={VECTOR_V1}", body=VECTOR_BODY + b" ") is SignatureProblem.MISMATCH
+    )
 
 
 @pytest.mark.parametrize(
