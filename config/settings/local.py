@@ -5,3 +5,6 @@ from config.settings.base import env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
+
+# Nothing is collected on a laptop: WhiteNoise serves assets from the apps (finders).
+STATIC_ROOT = None

@@ -57,3 +57,5 @@ else:
 _redis_problem = _answers(TEST_REDIS_URL, 6379)
 if _redis_problem:
     SERVICES_MISSING["redis"] = _redis_problem
+
+STATIC_ROOT = None  # WhiteNoise serves from the apps; nothing is collected in tests

@@ -1,0 +1,80 @@
+"""`make run`'s command on a machine with nothing configured: SQLite and the embedded
+filesystem broker, with gunicorn, a Celery worker and beat, stopped together by Ctrl-C."""
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from integrations.dixa import samples, simulator
+from tests.support.processes import ROOT, Stack, free_port, process_env, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def test_platform_runs_on_sqlite_and_stops_cleanly_on_ctrl_c(tmp_path):
+    # given nothing configured but a superuser password
+    port = free_port()
+    db_path = tmp_path / "relay.sqlite3"
+    env = process_env(
+        tmp_path,
+        DATABASE_URL=f"sqlite:///{db_path}",
+        DJANGO_SUPERUSER_PASSWORD="first-login-pw",
+        PORT=port,
+    )
+    env.pop("REDIS_URL", None)
+    stack = Stack(tmp_path)
+    platform = stack.start("platform", [sys.executable, "manage.py", "run_platform"], env)
+    try:
+        platform.wait_for_log("is running", timeout=90)
+        log = platform.log()
+        assert f"http://localhost:{port}/admin/" in log
+        assert "embedded filesystem broker" in log
+        assert "superuser: created 'admin'" in log
+
+        # when an account is configured and Dixa delivers an event
+        config = tmp_path / "relay.yaml"
+        config.write_text("accounts:\n  - name: Laptop\n    api_keys: [{name: dixa}]\n")
+        applied = subprocess.run(
+            [sys.executable, "manage.py", "apply_config", str(config)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
+        )
+        key = applied.stdout.strip().splitlines()[-1].rsplit(" ", 1)[-1]
+        delivery = simulator.build_delivery(samples.event("ConversationClosed"), key=key)
+        wait_until(
+            lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200,
+            30,
+            "the web server",
+        )
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/api/dixa/relay", content=delivery.body, headers=delivery.headers
+        )
+        assert response.status_code == 202
+
+        # then the worker, fed by the embedded broker, processes it
+        def processed():
+            with sqlite3.connect(db_path) as db:
+                row = db.execute("SELECT status FROM integrations_inboundevent").fetchone()
+            return row is not None and row[0] == "processed"
+
+        wait_until(processed, 60, "the worker to process the event", interval=0.5)
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz").json()
+        assert ready["checks"]["broker"] == {"status": "up", "transport": "filesystem"}
+
+        # and Ctrl-C stops web, worker and beat
+        platform.proc.send_signal(signal.SIGINT)
+        assert platform.proc.wait(timeout=40) == 0
+        assert "stopped" in platform.log()
+        time.sleep(0.5)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        leftovers = subprocess.run(
+            ["pgrep", "-f", str(tmp_path / "run")], capture_output=True, text=True
+        ).stdout.split()
+        assert leftovers == []
+    finally:
+        stack.stop_all()
