@@ -2,10 +2,11 @@ from celery import shared_task
 
 
 @shared_task(acks_late=True)
-def process_inbound_event(event_pk: int) -> None:
+def process_inbound_events(event_pks: list[int]) -> None:
     from integrations.services.processing import inbound_event_process
 
-    inbound_event_process(event_pk=event_pk)
+    for pk in event_pks:
+        inbound_event_process(event_pk=pk)
 
 
 @shared_task

@@ -41,7 +41,12 @@ def test_platform_runs_on_sqlite_and_stops_cleanly_on_ctrl_c(tmp_path):
         config.write_text("accounts:\n  - name: Laptop\n    api_keys: [{name: dixa}]\n")
         applied = subprocess.run(
             [sys.executable, "manage.py", "apply_config", str(config)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         )
         key = applied.stdout.strip().splitlines()[-1].rsplit(" ", 1)[-1]
         delivery = simulator.build_delivery(samples.event("ConversationClosed"), key=key)
@@ -51,7 +56,9 @@ def test_platform_runs_on_sqlite_and_stops_cleanly_on_ctrl_c(tmp_path):
             "the web server",
         )
         response = httpx.post(
-            f"http://127.0.0.1:{port}/api/dixa/relay", content=delivery.body, headers=delivery.headers
+            f"http://127.0.0.1:{port}/api/dixa/relay",
+            content=delivery.body,
+            headers=delivery.headers,
         )
         assert response.status_code == 202
 

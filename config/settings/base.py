@@ -127,6 +127,9 @@ CELERY_BEAT_SCHEDULE = {
 # Fernet keys (urlsafe base64, 32 bytes). The first encrypts; all decrypt (rotation).
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 API_KEY_LAST_USED_RESOLUTION = timedelta(seconds=60)
+# Ingest caches API keys and decrypted signing secrets per process this long: revoking a
+# key or changing a secret reaches every web process within it.
+AUTH_CACHE_SECONDS = env.float("AUTH_CACHE_SECONDS", default=5)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -20,6 +20,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 CELERY_BROKER_URL = "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 ENQUEUE_BACKOFF_SECONDS = 0
+AUTH_CACHE_SECONDS = 0  # tests change keys and secrets between requests
 ENQUEUE_IN_BACKGROUND = False  # unit tests observe the publish synchronously
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 

@@ -8,9 +8,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.models import Account, ApiKey
+from integrations.ttl_cache import TTLCache
 
 KEY_PREFIX = "dsr_"
 PREFIX_LENGTH = len(KEY_PREFIX) + 8
+
+
+# Keys by prefix, with their account. Revocation evicts in this process at once and
+# reaches the others within AUTH_CACHE_SECONDS.
+_keys: TTLCache[ApiKey | None] = TTLCache(lambda: settings.AUTH_CACHE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -37,16 +43,19 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         ApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(revoked_at=api_key.revoked_at)
+    _keys.evict(api_key.prefix)
 
 
 def api_key_authenticate(*, plaintext: str) -> ApiKey | None:
     """The active key matching `plaintext`, with its account loaded; None otherwise."""
     if not plaintext.startswith(KEY_PREFIX) or len(plaintext) <= PREFIX_LENGTH:
         return None
-    api_key = (
-        ApiKey.objects.select_related("account")
-        .filter(prefix=plaintext[:PREFIX_LENGTH], revoked_at=None)
-        .first()
+    prefix = plaintext[:PREFIX_LENGTH]
+    api_key = _keys.get_or_load(
+        prefix,
+        lambda: (
+            ApiKey.objects.select_related("account").filter(prefix=prefix, revoked_at=None).first()
+        ),
     )
     if api_key is None or not hmac.compare_digest(api_key.key_hash, _hash(plaintext)):
         return None

@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 Status = InboundEvent.Status
 Outcome = InboundEvent.Outcome
 SWEEP_BATCH = 500
+SWEEP_CHUNK = 20  # ids per task, so that several workers share a backlog
 RESWEEP_AFTER = timedelta(seconds=60)
 
 
@@ -71,7 +72,7 @@ class SweepResult:
 
 def inbound_events_sweep(*, now=None) -> SweepResult:
     """Re-enqueue events committed but not picked up, and reclaim ones a dead worker held."""
-    from integrations.tasks import process_inbound_event
+    from integrations.tasks import process_inbound_events
 
     now = now or timezone.now()
     stuck_before = now - timedelta(seconds=settings.INBOUND_PROCESSING_TIMEOUT_SECONDS)
@@ -86,8 +87,8 @@ def inbound_events_sweep(*, now=None) -> SweepResult:
     pks = list(due.order_by("received_at").values_list("pk", flat=True)[:SWEEP_BATCH])
     if pks:
         InboundEvent.objects.filter(pk__in=pks).update(swept_at=now)
-        for pk in pks:
-            if not enqueue(process_inbound_event, pk):
+        for chunk in _chunks(pks, SWEEP_CHUNK):
+            if not enqueue(process_inbound_events, chunk):
                 # Broker down: let the next sweep try these again.
                 InboundEvent.objects.filter(pk__in=pks, status=Status.RECEIVED).update(
                     swept_at=None
@@ -101,12 +102,17 @@ def inbound_events_sweep(*, now=None) -> SweepResult:
 @transaction.atomic
 def inbound_events_reprocess(*, queryset: QuerySet[InboundEvent]) -> int:
     """Send events through their handlers again (handlers are idempotent)."""
-    from integrations.tasks import process_inbound_event
+    from integrations.tasks import process_inbound_events
 
     pks = list(queryset.exclude(status=Status.PROCESSING).values_list("pk", flat=True))
     InboundEvent.objects.filter(pk__in=pks).update(
         status=Status.RECEIVED, outcome="", outcome_reason="", swept_at=None
     )
-    for pk in pks:
-        transaction.on_commit(partial(enqueue, process_inbound_event, pk))
+    for chunk in _chunks(pks, SWEEP_CHUNK):
+        transaction.on_commit(partial(enqueue, process_inbound_events, chunk))
     return len(pks)
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

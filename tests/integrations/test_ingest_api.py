@@ -241,7 +241,7 @@ def test_get_is_405(client):
 def test_database_outage_is_503_so_dixa_retries(client, issued_key):
     body = samples.encode(samples.event("ConversationClosed"))
     with mock.patch(
-        "integrations.services.ingest.InboundEvent.objects.create",
+        "integrations.services.ingest._insert_unless_present",
         side_effect=OperationalError("server closed the connection"),
     ):
         response = post(client, body, issued_key.plaintext)
@@ -251,13 +251,13 @@ def test_database_outage_is_503_so_dixa_retries(client, issued_key):
 
 def test_commit_enqueues_processing_once(client, issued_key, django_capture_on_commit_callbacks):
     body = samples.encode(samples.event("ConversationClosed"))
-    with mock.patch("integrations.tasks.process_inbound_event.apply_async") as apply_async:
+    with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
         with django_capture_on_commit_callbacks(execute=True):
             post(client, body, issued_key.plaintext)
         with django_capture_on_commit_callbacks(execute=True):
             post(client, body, issued_key.plaintext)  # duplicate: nothing more to do
     event = InboundEvent.objects.get()
-    apply_async.assert_called_once_with(args=(event.pk,), retry=False)
+    apply_async.assert_called_once_with(args=([event.pk],), retry=False)
 
 
 def test_broker_failure_does_not_fail_the_delivery(
@@ -265,7 +265,7 @@ def test_broker_failure_does_not_fail_the_delivery(
 ):
     body = samples.encode(samples.event("ConversationClosed"))
     with mock.patch(
-        "integrations.tasks.process_inbound_event.apply_async",
+        "integrations.tasks.process_inbound_events.apply_async",
         side_effect=ConnectionError("redis down"),
     ):
         with django_capture_on_commit_callbacks(execute=True):

@@ -85,13 +85,13 @@ def test_sweeper_requeues_committed_but_unqueued_events_once():
         received_at=timezone.now() - timedelta(seconds=30)
     )
     fresh = InboundEventFactory()
-    with mock.patch("integrations.tasks.process_inbound_event.apply_async") as apply_async:
+    with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
         # when
         first = inbound_events_sweep()
         second = inbound_events_sweep()
     # then only the old one, and not again straight away
     assert first.requeued == 1 and second.requeued == 0
-    apply_async.assert_called_once_with(args=(old.pk,), retry=False)
+    apply_async.assert_called_once_with(args=([old.pk],), retry=False)
     assert InboundEvent.objects.get(pk=fresh.pk).swept_at is None
 
 
@@ -101,11 +101,11 @@ def test_sweeper_tries_again_later_when_the_broker_is_down():
         received_at=timezone.now() - timedelta(seconds=30)
     )
     with mock.patch(
-        "integrations.tasks.process_inbound_event.apply_async", side_effect=ConnectionError
+        "integrations.tasks.process_inbound_events.apply_async", side_effect=ConnectionError
     ):
         inbound_events_sweep()
     assert InboundEvent.objects.get(pk=old.pk).swept_at is None
-    with mock.patch("integrations.tasks.process_inbound_event.apply_async") as apply_async:
+    with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
         inbound_events_sweep()
     apply_async.assert_called_once()
 
@@ -117,7 +117,7 @@ def test_sweeper_reclaims_events_held_by_a_dead_worker(settings):
         processing_started_at=started, received_at=started
     )
     busy = InboundEventFactory(status=Status.PROCESSING, processing_started_at=timezone.now())
-    with mock.patch("integrations.tasks.process_inbound_event.apply_async"):
+    with mock.patch("integrations.tasks.process_inbound_events.apply_async"):
         result = inbound_events_sweep()
     assert result.reclaimed == 1
     assert InboundEvent.objects.get(pk=stuck.pk).status == Status.RECEIVED
@@ -127,11 +127,11 @@ def test_sweeper_reclaims_events_held_by_a_dead_worker(settings):
 def test_reprocess_resets_and_the_handler_runs_again(handler, django_capture_on_commit_callbacks):
     event = InboundEventFactory(event_type="ConversationRated")
     inbound_event_process(event_pk=event.pk)
-    with mock.patch("integrations.tasks.process_inbound_event.apply_async") as apply_async:
+    with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
         with django_capture_on_commit_callbacks(execute=True):
             count = inbound_events_reprocess(queryset=InboundEvent.objects.filter(pk=event.pk))
     assert count == 1
-    apply_async.assert_called_once_with(args=(event.pk,), retry=False)
+    apply_async.assert_called_once_with(args=([event.pk],), retry=False)
     inbound_event_process(event_pk=event.pk)
     assert handler == [event.pk, event.pk]
     event.refresh_from_db()

@@ -1,0 +1,129 @@
+"""Ingest: our signed, stored-before-ack endpoint against a bare Django view, same server."""
+
+import os
+import statistics
+import time
+
+import psycopg
+
+from bench import load, stack
+from integrations.dixa import samples, simulator
+
+GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "5"))
+CONCURRENCY = 16
+ROUNDS = 3
+PER_ROUND = 1500
+RATE = 200
+RATE_SECONDS = 10
+SECRET = "be9c4a" * 8
+
+
+def _requests(port: int, path: str, key: str, count: int) -> list[bytes]:
+    out = []
+    for _ in range(count):
+        delivery = simulator.build_delivery(
+            samples.event("ConversationClosed"), key=key, secret=SECRET
+        )
+        out.append(load.raw_request("127.0.0.1", port, path, delivery.body, delivery.headers))
+    return out
+
+
+def run() -> str:
+    stack.fresh_database()
+    env = stack.env()
+    stack.manage("migrate", "--noinput", environment=env)
+    config = stack.ROOT / "bench" / "out" / "bench-config.yaml"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text(
+        f"accounts:\n  - name: Bench\n    api_keys: [{{name: bench}}]\n"
+        f"    signing_secrets: [{{label: bench, secret: '{SECRET}'}}]\n"
+    )
+    key = stack.manage("apply_config", str(config), environment=env).strip().splitlines()[-1]
+    key = key.rsplit(" ", 1)[-1]
+
+    processes = stack.Processes()
+    try:
+        server, port = processes.gunicorn(env, GUNICORN_WORKERS)
+        # warm up both paths (imports, connections)
+        load.closed_loop("127.0.0.1", port, _requests(port, "/bench/bare", key, 200), CONCURRENCY)
+        load.closed_loop(
+            "127.0.0.1", port, _requests(port, "/api/dixa/relay", key, 200), CONCURRENCY
+        )
+
+        throughput = {"bare": [], "ingest": []}
+        statuses = {"bare": {}, "ingest": {}}
+        for _ in range(ROUNDS):  # alternate so that machine noise hits both alike
+            for name, path in (("bare", "/bench/bare"), ("ingest", "/api/dixa/relay")):
+                result = load.closed_loop(
+                    "127.0.0.1", port, _requests(port, path, key, PER_ROUND), CONCURRENCY
+                )
+                throughput[name].append(result.throughput)
+                for code, n in result.statuses.items():
+                    statuses[name][code] = statuses[name].get(code, 0) + n
+
+        latency = {}
+        for name, path in (("bare", "/bench/bare"), ("ingest", "/api/dixa/relay")):
+            latency[name] = load.open_loop(
+                "127.0.0.1", port, _requests(port, path, key, RATE * RATE_SECONDS), RATE
+            )
+            for code, n in latency[name].statuses.items():
+                statuses[name][code] = statuses[name].get(code, 0) + n
+        memory = stack.rss_mib(server.pid)
+    finally:
+        processes.stop()
+
+    with psycopg.connect(stack.PG_URL) as conn:
+        stored = conn.execute("SELECT count(*) FROM integrations_inboundevent").fetchone()[0]
+
+    med = {name: statistics.median(values) for name, values in throughput.items()}
+    ratio = med["ingest"] / med["bare"]
+    accepted = statuses["ingest"].get(202, 0)
+    lines = [
+        "## Ingest: `POST /api/dixa/relay` vs a bare Django view",
+        "",
+        f"gunicorn, {GUNICORN_WORKERS} sync workers, PostgreSQL, Redis broker (no Celery worker "
+        "running, so the figures are the acknowledgement path alone). Every ingest request is a "
+        "distinct ConversationClosed event with a fresh X-DIXA-SIGNATURE, authenticated by API "
+        "key, verified, parsed, inserted and handed to the publisher thread before the 202. "
+        "The bare view reads the same body and answers 202. Connections are not kept alive "
+        "(gunicorn sync workers close them), so each request includes a TCP connect.",
+        "",
+        f"**Throughput** (closed loop, {CONCURRENCY} connections, {ROUNDS} alternating rounds of "
+        f"{PER_ROUND} requests, median of rounds):",
+        "",
+        "| endpoint | req/s per round | median req/s |",
+        "|---|---|---|",
+        f"| bare view | {', '.join(f'{v:.0f}' for v in throughput['bare'])} | {med['bare']:.0f} |",
+        f"| ingest | {', '.join(f'{v:.0f}' for v in throughput['ingest'])} | {med['ingest']:.0f} |",
+        "",
+        f"**Ingest / bare throughput: {ratio:.2f}** (goal ≥ 0.60).",
+        "",
+        f"**Latency at {RATE} requests/s** (open loop, {RATE * RATE_SECONDS} requests, measured "
+        "from when each request was due):",
+        "",
+        "| endpoint | p50 ms | p95 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|",
+    ]
+    for name in ("bare", "ingest"):
+        r = latency[name]
+        lines.append(
+            f"| {name} | {r.p50:.1f} | {r.percentile(95):.1f} | {r.percentile(99):.1f} | "
+            f"{max(r.latencies_ms):.1f} |"
+        )
+    lines += [
+        "",
+        f"Goal: ingest p99 ≤ 50 ms at {RATE}/s → "
+        f"{'met' if latency['ingest'].percentile(99) <= 50 else 'NOT met'}.",
+        "",
+        f"Status codes: bare {statuses['bare']}, ingest {statuses['ingest']}; events stored: "
+        f"{stored} (every 202 is a committed row: {stored == accepted}). "
+        f"Gunicorn RSS after the run (master + workers): {memory:.0f} MiB.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    began = time.time()
+    print(run())
+    print(f"({time.time() - began:.0f} s)")

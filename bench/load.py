@@ -1,0 +1,97 @@
+"""A small HTTP/1.1 load generator on asyncio streams: requests are serialised up front so
+the client spends its CPU on sending, not on building or signing."""
+
+import asyncio
+import statistics
+import time
+from dataclasses import dataclass
+
+
+def raw_request(host: str, port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+    ]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _send(host: str, port: int, request: bytes) -> int:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        status_line = await reader.readline()
+        await reader.read()  # until the server closes (gunicorn sync workers close)
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+
+
+@dataclass
+class Result:
+    count: int
+    seconds: float
+    latencies_ms: list[float]
+    statuses: dict[int, int]
+
+    @property
+    def throughput(self) -> float:
+        return self.count / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies_ms)
+
+
+def _tally(statuses: list[int]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for s in statuses:
+        out[s] = out.get(s, 0) + 1
+    return out
+
+
+async def _closed_loop(host, port, requests: list[bytes], concurrency: int) -> Result:
+    queue = list(reversed(requests))
+    latencies, statuses = [], []
+
+    async def worker():
+        while queue:
+            request = queue.pop()
+            began = time.perf_counter()
+            statuses.append(await _send(host, port, request))
+            latencies.append((time.perf_counter() - began) * 1000)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Result(len(requests), time.perf_counter() - began, latencies, _tally(statuses))
+
+
+async def _open_loop(host, port, requests: list[bytes], rate: float) -> Result:
+    """Each request is due at a fixed time; latency counts from when it was due, so a slow
+    server cannot hide its queueing (no coordinated omission)."""
+    latencies, statuses = [], []
+    start = time.perf_counter() + 0.05
+
+    async def one(index, request):
+        due = start + index / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        statuses.append(await _send(host, port, request))
+        latencies.append((time.perf_counter() - due) * 1000)
+
+    await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+    return Result(len(requests), time.perf_counter() - start, latencies, _tally(statuses))
+
+
+def closed_loop(host, port, requests, concurrency) -> Result:
+    return asyncio.run(_closed_loop(host, port, requests, concurrency))
+
+
+def open_loop(host, port, requests, rate) -> Result:
+    return asyncio.run(_open_loop(host, port, requests, rate))

@@ -1,0 +1,133 @@
+"""What every benchmark needs: a fresh PostgreSQL database, Redis, and processes."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/relay_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+ENCRYPTION_KEY = "bJt8n0xvYJm4gq4eW2V8d0cT6cQ7yH6k3m2d1N5r9aE="
+
+
+def fresh_database() -> None:
+    admin_url, name = PG_URL.rsplit("/", 1)
+    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def env(**extra) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    base.update(
+        DJANGO_SETTINGS_MODULE=os.environ.get("BENCH_SETTINGS", "bench.settings"),
+        DATABASE_URL=PG_URL,
+        REDIS_URL=REDIS_URL,
+        FIELD_ENCRYPTION_KEYS=ENCRYPTION_KEY,
+        RELAY_RUN_DIR=str(ROOT / "bench" / "out" / "run"),
+        PYTHONUNBUFFERED="1",
+    )
+    base.update({k: str(v) for k, v in extra.items()})
+    return base
+
+
+def manage(*args: str, environment: dict) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Processes:
+    def __init__(self):
+        self.procs: list[subprocess.Popen] = []
+        (ROOT / "bench" / "out").mkdir(exist_ok=True)
+
+    def start(self, name: str, args: list[str], environment: dict) -> subprocess.Popen:
+        log = open(ROOT / "bench" / "out" / f"{name}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def gunicorn(self, environment: dict, workers: int) -> tuple[subprocess.Popen, int]:
+        port = free_port()
+        proc = self.start(
+            "gunicorn",
+            [
+                str(BIN / "gunicorn"),
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--backlog",
+                "2048",
+            ],
+            environment,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    return proc, port
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start")
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children, in MiB."""
+    total = 0
+    pids = [pid] + [
+        int(p)
+        for p in subprocess.run(
+            ["pgrep", "-P", str(pid)], capture_output=True, text=True
+        ).stdout.split()
+    ]
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            continue
+    return total / 1024
