@@ -44,14 +44,14 @@ def run() -> str:
     processes = stack.Processes()
     try:
         server, port = processes.gunicorn(env, GUNICORN_WORKERS)
+        statuses = {"bare": {}, "ingest": {}}
         # warm up both paths (imports, connections)
-        load.closed_loop("127.0.0.1", port, _requests(port, "/bench/bare", key, 200), CONCURRENCY)
-        load.closed_loop(
-            "127.0.0.1", port, _requests(port, "/api/dixa/relay", key, 200), CONCURRENCY
-        )
+        for name, path in (("bare", "/bench/bare"), ("ingest", "/api/dixa/relay")):
+            warm = load.closed_loop("127.0.0.1", port, _requests(port, path, key, 200), CONCURRENCY)
+            for code, n in warm.statuses.items():
+                statuses[name][code] = statuses[name].get(code, 0) + n
 
         throughput = {"bare": [], "ingest": []}
-        statuses = {"bare": {}, "ingest": {}}
         for _ in range(ROUNDS):  # alternate so that machine noise hits both alike
             for name, path in (("bare", "/bench/bare"), ("ingest", "/api/dixa/relay")):
                 result = load.closed_loop(
