@@ -27,7 +27,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 bench: $(STAMP)  ## writes docs/benchmarks.md (needs PostgreSQL and Redis)
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 fakes: $(STAMP)  ## fake Dixa and nps.today servers on :9101 and :9102
 	$(PY) -m tests.fakes
