@@ -30,6 +30,17 @@ class Account(models.Model):
         default=300,
         help_text="How far X-DIXA-SIGNATURE's timestamp may be from our clock.",
     )
+    # The relay's retry policy (Dixa's own by default) and the nps.today key's health.
+    npstoday_max_attempts = models.PositiveSmallIntegerField(
+        "nps.today tries", default=5, help_text="Tries per survey before it becomes a dead letter."
+    )
+    npstoday_retry_seconds = models.PositiveIntegerField(
+        "nps.today retry spacing (s)", default=60, help_text="Wait between tries (Dixa: 60 s)."
+    )
+    npstoday_failure_streak = models.PositiveIntegerField(default=0, editable=False)
+    npstoday_failure_streak_started_at = models.DateTimeField(null=True, editable=False)
+    npstoday_disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    npstoday_disabled_reason = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

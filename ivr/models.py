@@ -1,1 +1,170 @@
-# IVR mappings, survey triggers and delivery attempts arrive with the survey relay.
+import uuid
+
+from django.core.validators import MaxValueValidator
+from django.db import models
+
+from integrations.fields import EncryptedTextField
+from integrations.models import Account, InboundEvent
+
+# Channels as Dixa's webhooks spell them.
+CHANNELS = [
+    ("EMAIL", "Email"),
+    ("WIDGET_CHAT", "Chat (widget)"),
+    ("PSTN_PHONE", "Phone"),
+    ("CALLBACK", "Callback"),
+    ("VOICEMAIL", "Voicemail"),
+    ("SMS", "SMS"),
+    ("WHATSAPP", "WhatsApp"),
+    ("MESSENGER", "Messenger"),
+    ("FACEBOOK_MESSENGER", "Facebook Messenger"),
+    ("TWITTER", "Twitter"),
+    ("CONTACT_FORM", "Contact form"),
+]
+
+
+class IvrMapping(models.Model):
+    """A row of nps.today's IVR screen: a Dixa queue feeds an nps.today campaign,
+    plus the rules that screen never had."""
+
+    class Provider(models.TextChoices):
+        DIXA = "dixa", "Dixa"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="ivr_mappings")
+    name = models.CharField(max_length=200)
+    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.DIXA)
+    campaign_id = models.PositiveIntegerField("nps.today campaign")
+    campaign_name = models.CharField(max_length=200, blank=True, editable=False)
+    queue_id = models.CharField("Dixa queue", max_length=64)
+    queue_name = models.CharField(max_length=200, blank=True, editable=False)
+    dixa_api_token = EncryptedTextField(
+        "Dixa API token", blank=True, help_text="Stored encrypted; only the last 4 are shown."
+    )
+    enabled = models.BooleanField(default=True)
+
+    # Survey rules. An assigned agent is always required, and abandoned conversations are
+    # never surveyed; these are the ones an admin sets.
+    channels = models.JSONField(
+        default=list, blank=True, help_text="Survey only these channels; none ticked: all."
+    )
+    excluded_tags = models.JSONField(
+        default=list, blank=True, help_text="No survey when the conversation has any of these tags."
+    )
+    delay_minutes = models.PositiveIntegerField(
+        default=0, help_text="Wait this long after the close before sending (e.g. 1440 = 24 h)."
+    )
+    quarantine_days = models.PositiveIntegerField(
+        default=0,
+        help_text="No second survey to the same email or phone within this many days, across "
+        "all of the account's mappings. 0: off.",
+    )
+    once_per_conversation = models.BooleanField(
+        default=True,
+        help_text="One survey per conversation and campaign, even when it is reopened and "
+        "closed again.",
+    )
+    sample_percent = models.PositiveSmallIntegerField(
+        default=100, validators=[MaxValueValidator(100)], help_text="Survey this share of closes."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["account", "name"]
+        verbose_name = "IVR mapping"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "queue_id", "campaign_id"], name="uniq_ivr_queue_campaign"
+            )
+        ]
+        indexes = [models.Index(fields=["account", "queue_id"], name="ivr_account_queue")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SurveyTrigger(models.Model):
+    """The outbox row: one campaign member to add in nps.today, and where that stands."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        DELIVERED = "delivered", "Delivered"
+        HELD = "held", "Held (nps.today key disabled)"
+        FAILED = "failed", "Dead letter"
+        CANCELLED = "cancelled", "Cancelled"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="survey_triggers")
+    mapping = models.ForeignKey(IvrMapping, on_delete=models.CASCADE, related_name="triggers")
+    inbound_event = models.ForeignKey(
+        InboundEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="triggers"
+    )
+    guid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    dedupe_key = models.CharField(max_length=200, editable=False)
+    campaign_id = models.PositiveIntegerField()
+    csid = models.BigIntegerField(null=True, blank=True)
+    respondent_email = models.CharField(max_length=254, blank=True, db_index=True)
+    respondent_phone = models.CharField(max_length=40, blank=True, db_index=True)
+    payload = models.JSONField(help_text="The campaign member body sent to nps.today.")
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sending_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "dedupe_key"], name="uniq_trigger_dedupe"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="trigger_due"),
+            models.Index(fields=["mapping", "finished_at"], name="trigger_mapping_finished"),
+        ]
+
+    def __str__(self) -> str:
+        return f"survey {self.guid} ({self.get_status_display()})"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP try at nps.today, written before the request goes out."""
+
+    class Outcome(models.TextChoices):
+        IN_FLIGHT = "in_flight", "In flight"
+        SUCCESS = "success", "Success"
+        RETRY = "retry", "Failed, will retry"
+        FAILED = "failed", "Failed, final"
+        INTERRUPTED = "interrupted", "Interrupted (worker lost)"
+
+    trigger = models.ForeignKey(SurveyTrigger, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    request_url = models.URLField(max_length=500)
+    request_headers = models.JSONField(default=dict)
+    request_body = models.JSONField()
+    response_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    response_body = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.IN_FLIGHT)
+
+    class Meta:
+        ordering = ["trigger", "number"]
+
+    def __str__(self) -> str:
+        return f"try {self.number} of {self.trigger_id}"
+
+
+class NpsTodayDelivery(Account):
+    """The accounts seen from the relay: the nps.today key's health and retry policy."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "nps.today delivery"
+        verbose_name_plural = "nps.today delivery"

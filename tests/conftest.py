@@ -93,3 +93,23 @@ def staff_user_factory(db, django_user_model):
         return user
 
     return make
+
+
+@pytest.fixture
+def fake_npstoday(settings):
+    from tests.fakes.npstoday import FakeNpsToday
+
+    fake = FakeNpsToday(api_keys=["nps-test-key"]).start()
+    settings.NPSTODAY_API_URL = fake.url
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_dixa(settings):
+    from tests.fakes.dixa import FakeDixa
+
+    fake = FakeDixa(tokens=["dixa-test-token"]).start()
+    settings.DIXA_API_URL = fake.url
+    yield fake
+    fake.stop()

@@ -125,6 +125,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.sweep_inbound_events",
         "schedule": timedelta(seconds=env.float("SWEEP_INTERVAL_SECONDS", default=5)),
     },
+    "sweep-survey-triggers": {
+        "task": "ivr.tasks.sweep_survey_triggers",
+        "schedule": timedelta(seconds=env.float("TRIGGER_SWEEP_INTERVAL_SECONDS", default=1)),
+    },
 }
 
 # --- Security -----------------------------------------------------------------------------
@@ -155,9 +159,20 @@ ENQUEUE_BACKOFF_SECONDS = env.float("ENQUEUE_BACKOFF_SECONDS", default=5)
 ENQUEUE_IN_BACKGROUND = env.bool("ENQUEUE_IN_BACKGROUND", default=True)
 REJECTED_BODY_KEEP_BYTES = 64 * 1024
 
-# --- Outside APIs -------------------------------------------------------------------------
-NPSTODAY_API_URL = env("NPSTODAY_API_URL", default="https://api.nps.today")
-DIXA_API_URL = env("DIXA_API_URL", default="https://dev.dixa.io")
+# --- Outside APIs and the relay ----------------------------------------------------------
+NPSTODAY_API_URL = env("NPSTODAY_API_URL", default="https://api.nps.today").rstrip("/")
+DIXA_API_URL = env("DIXA_API_URL", default="https://dev.dixa.io").rstrip("/")
+NPSTODAY_RATE_LIMIT = env.int("NPSTODAY_RATE_LIMIT", default=10)  # requests/s per key
+NPSTODAY_DISABLE_AFTER_FAILURES = env.int("NPSTODAY_DISABLE_AFTER_FAILURES", default=25)
+NPSTODAY_DISABLE_WINDOW_HOURS = env.float("NPSTODAY_DISABLE_WINDOW_HOURS", default=3)
+# A trigger in "sending" this long lost its worker; it is sent again (same guid).
+TRIGGER_SENDING_TIMEOUT_SECONDS = env.int("TRIGGER_SENDING_TIMEOUT_SECONDS", default=60)
+# The sweeper queues a due trigger again if its last hand-off is older than this.
+TRIGGER_REQUEUE_AFTER_SECONDS = env.int("TRIGGER_REQUEUE_AFTER_SECONDS", default=30)
+# Retries due within this long also go to Celery as a countdown (well under Redis'
+# visibility timeout); longer waits live only in the database.
+TRIGGER_COUNTDOWN_MAX_SECONDS = env.int("TRIGGER_COUNTDOWN_MAX_SECONDS", default=300)
+DELIVERY_RESPONSE_BODY_LIMIT = 4096
 
 # --- i18n, static, admin ------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -10,8 +10,11 @@ Schema (YAML or JSON):
         api_keys: [{name: dixa-relay}]  # created when no active key of that name exists
         signing_secrets:                # hex; added when not present, never removed
           - {label: dixa-webhook, secret: "ab12..."}
+
+Other apps add sections to an account with `register_section` (e.g. `ivr_mappings`).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
@@ -21,8 +24,20 @@ from django.db import transaction
 from integrations.models import Account, SigningSecret, hex_validator
 from integrations.services.api_keys import api_key_create
 
-ACCOUNT_FIELDS = ("require_signature", "signature_tolerance_seconds", "npstoday_api_key")
-KNOWN_KEYS = {"name", "members", "api_keys", "signing_secrets", *ACCOUNT_FIELDS}
+ACCOUNT_FIELDS = (
+    "require_signature",
+    "signature_tolerance_seconds",
+    "npstoday_api_key",
+    "npstoday_max_attempts",
+    "npstoday_retry_seconds",
+)
+BASE_KEYS = {"name", "members", "api_keys", "signing_secrets", *ACCOUNT_FIELDS}
+# Section name -> apply(account, value) -> bool (whether anything changed).
+_sections: dict[str, Callable[[Account, object], bool]] = {}
+
+
+def register_section(name: str, apply: Callable[[Account, object], bool]) -> None:
+    _sections[name] = apply
 
 
 class ConfigError(ValueError):
@@ -51,7 +66,7 @@ def config_apply(*, data: dict) -> ConfigReport:
     report = ConfigReport()
     for index, spec in enumerate(accounts):
         _require(isinstance(spec, dict) and spec.get("name"), f"accounts[{index}] needs a name")
-        unknown = set(spec) - KNOWN_KEYS
+        unknown = set(spec) - BASE_KEYS - set(_sections)
         _require(not unknown, f"accounts[{index}]: unknown keys {sorted(unknown)}")
         _apply_account(spec, report)
     return report
@@ -79,6 +94,13 @@ def _apply_account(spec: dict, report: ConfigReport) -> None:
             issued = api_key_create(account=account, name=key_spec["name"])
             report.issued_keys.append((name, key_spec["name"], issued.plaintext))
             changed = True
+
+    for section, apply in _sections.items():
+        if section in spec:
+            try:
+                changed |= apply(account, spec[section])
+            except (ValueError, ValidationError) as exc:
+                raise ConfigError(f"{name}: {section}: {exc}") from exc
 
     bucket = report.created if created else report.updated if changed else report.unchanged
     bucket.append(name)

@@ -1,0 +1,301 @@
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from integrations import crypto
+from integrations.admin.scoping import AccountListFilter, AccountScopedAdmin, visible_accounts
+from integrations.clients import dixa, npstoday
+from integrations.clients.http import ApiUnavailable
+from ivr.forms import IvrMappingForm
+from ivr.models import DeliveryAttempt, IvrMapping, NpsTodayDelivery, SurveyTrigger
+from ivr.selectors import mappings_with_recent_counts
+from ivr.services import operations
+
+
+@admin.register(IvrMapping)
+class IvrMappingAdmin(AccountScopedAdmin):
+    form = IvrMappingForm
+    list_display = (
+        "name",
+        "account",
+        "campaign",
+        "queue",
+        "enabled",
+        "delivered_24h",
+        "failed_24h",
+        "token",
+    )
+    list_filter = ("enabled", AccountListFilter)
+    list_select_related = ("account",)
+    search_fields = ("name", "queue_id", "=campaign_id")
+    actions = ["test_connection"]
+    fieldsets = (
+        (None, {"fields": ("account", "name", "provider", "enabled")}),
+        (
+            "Dixa queue → nps.today campaign",
+            {"fields": ("dixa_api_token", "queue_id", "campaign_id")},
+        ),
+        (
+            "Survey rules",
+            {
+                "description": "An assigned agent is always required and abandoned "
+                "conversations are never surveyed.",
+                "fields": (
+                    "channels",
+                    "excluded_tags",
+                    "delay_minutes",
+                    "quarantine_days",
+                    "once_per_conversation",
+                    "sample_percent",
+                ),
+            },
+        ),
+    )
+
+    def get_form(self, request, obj=None, **kwargs):
+        form_class = super().get_form(request, obj, **kwargs)
+
+        class WithUser(form_class):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, user=request.user, **kw)
+                for note in self.api_notes:
+                    messages.warning(request, f"Could not load choices from {note}")
+
+        return WithUser
+
+    def get_queryset(self, request):
+        return mappings_with_recent_counts(super().get_queryset(request))
+
+    def save_model(self, request, obj, form, change):
+        obj.campaign_name = form.campaign_names.get(obj.campaign_id, obj.campaign_name)
+        obj.queue_name = form.queue_names.get(obj.queue_id, obj.queue_name)
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="campaign", ordering="campaign_id")
+    def campaign(self, obj):
+        return f"{obj.campaign_id} · {obj.campaign_name}" if obj.campaign_name else obj.campaign_id
+
+    @admin.display(description="queue", ordering="queue_id")
+    def queue(self, obj):
+        return obj.queue_name or obj.queue_id
+
+    @admin.display(description="delivered 24 h", ordering="delivered_24h")
+    def delivered_24h(self, obj):
+        return obj.delivered_24h
+
+    @admin.display(description="failed 24 h", ordering="failed_24h")
+    def failed_24h(self, obj):
+        if obj.failed_24h:
+            return format_html('<span style="color:{}">{}</span>', "#ba2121", obj.failed_24h)
+        return 0
+
+    @admin.display(description="Dixa token")
+    def token(self, obj):
+        return crypto.mask(obj.dixa_api_token) or "—"
+
+    @admin.action(description="Test connection (nps.today key and Dixa token)")
+    def test_connection(self, request, queryset):
+        for mapping in queryset.select_related("account"):
+            for label, check in (
+                ("nps.today key", lambda m=mapping: _check_npstoday(m)),
+                ("Dixa token", lambda m=mapping: _check_dixa(m)),
+            ):
+                try:
+                    detail = check()
+                except ApiUnavailable as exc:
+                    self.message_user(request, f"{mapping}: {label} failed: {exc}", messages.ERROR)
+                else:
+                    self.message_user(request, f"{mapping}: {label} OK ({detail})")
+
+
+def _check_npstoday(mapping: IvrMapping) -> str:
+    if not mapping.account.npstoday_api_key:
+        raise ApiUnavailable("the account has no nps.today API key")
+    campaigns = {c.id for c in npstoday.list_campaigns(mapping.account.npstoday_api_key)}
+    if mapping.campaign_id not in campaigns:
+        raise ApiUnavailable(f"campaign {mapping.campaign_id} is not among the key's campaigns")
+    return f"{len(campaigns)} campaigns, including {mapping.campaign_id}"
+
+
+def _check_dixa(mapping: IvrMapping) -> str:
+    if not mapping.dixa_api_token:
+        raise ApiUnavailable("the mapping has no Dixa API token")
+    queues = {q.id for q in dixa.list_queues(mapping.dixa_api_token)}
+    if mapping.queue_id not in queues:
+        raise ApiUnavailable(f"queue {mapping.queue_id} is not among the token's queues")
+    return f"{len(queues)} queues, including {mapping.queue_id}"
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    fields = (
+        "number",
+        "created_at",
+        "outcome",
+        "response_status_code",
+        "duration_ms",
+        "error",
+        "response_body",
+        "task_id",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ResendSinceForm(forms.Form):
+    since = forms.SplitDateTimeField(
+        widget=admin.widgets.AdminSplitDateTime,
+        help_text="Dead letters that failed at or after this time (UTC).",
+    )
+
+
+@admin.register(SurveyTrigger)
+class SurveyTriggerAdmin(AccountScopedAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "account",
+        "mapping",
+        "campaign_id",
+        "csid",
+        "status",
+        "next_attempt_at",
+        "attempt_count",
+        "last_status_code",
+        "reason",
+    )
+    list_filter = ("status", AccountListFilter, "mapping", "last_status_code")
+    list_select_related = ("account", "mapping")
+    search_fields = ("=guid", "=csid", "respondent_email", "respondent_phone")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    inlines = [DeliveryAttemptInline]
+    actions = ["retry_now", "cancel", "resend"]
+    readonly_fields = (
+        "account",
+        "mapping",
+        "inbound_event",
+        "guid",
+        "dedupe_key",
+        "campaign_id",
+        "csid",
+        "respondent_email",
+        "respondent_phone",
+        "payload",
+        "status",
+        "next_attempt_at",
+        "attempt_count",
+        "last_status_code",
+        "reason",
+        "created_at",
+        "finished_at",
+    )
+    change_list_template = "admin/ivr/surveytrigger/change_list.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_urls(self):
+        extra = [
+            path(
+                "resend-dead-letters/",
+                self.admin_site.admin_view(self.resend_since_view),
+                name="ivr_surveytrigger_resend_since",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def resend_since_view(self, request):
+        if not self.has_change_permission(request):
+            return redirect("admin:index")
+        form = ResendSinceForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            count = operations.survey_triggers_resend_failed_since(
+                accounts=visible_accounts(request.user),
+                since=form.cleaned_data["since"],
+                by=request.user.get_username(),
+            )
+            self.message_user(request, f"{count} dead letter(s) resent")
+            return redirect(reverse("admin:ivr_surveytrigger_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Resend dead letters",
+            "form": form,
+            "opts": self.model._meta,
+            "dead_letters": self.get_queryset(request)
+            .filter(status=SurveyTrigger.Status.FAILED)
+            .count(),
+        }
+        return TemplateResponse(request, "admin/ivr/surveytrigger/resend_since.html", context)
+
+    @admin.action(description="Retry selected now")
+    def retry_now(self, request, queryset):
+        count = operations.survey_triggers_retry_now(queryset=queryset)
+        self.message_user(request, f"{count} trigger(s) queued now")
+
+    @admin.action(description="Cancel selected")
+    def cancel(self, request, queryset):
+        count = operations.survey_triggers_cancel(queryset=queryset, by=request.user.get_username())
+        self.message_user(request, f"{count} trigger(s) cancelled")
+
+    @admin.action(description="Resend selected dead letters")
+    def resend(self, request, queryset):
+        count = operations.survey_triggers_resend(queryset=queryset, by=request.user.get_username())
+        self.message_user(request, f"{count} trigger(s) resent")
+
+
+@admin.register(NpsTodayDelivery)
+class NpsTodayDeliveryAdmin(AccountScopedAdmin):
+    account_path = ""
+    list_display = (
+        "name",
+        "key_state",
+        "npstoday_failure_streak",
+        "npstoday_max_attempts",
+        "npstoday_retry_seconds",
+    )
+    fields = (
+        "name",
+        "key_state",
+        "npstoday_max_attempts",
+        "npstoday_retry_seconds",
+        "npstoday_failure_streak",
+    )
+    readonly_fields = ("name", "key_state", "npstoday_failure_streak")
+    actions = ["reenable"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="nps.today key")
+    def key_state(self, obj):
+        if not obj.npstoday_api_key:
+            return "no key"
+        if obj.npstoday_disabled_at:
+            return format_html(
+                '<span style="color:{}">disabled {}: {}</span>',
+                "#ba2121",
+                timezone.localtime(obj.npstoday_disabled_at).strftime("%Y-%m-%d %H:%M"),
+                obj.npstoday_disabled_reason,
+            )
+        return f"active ({crypto.mask(obj.npstoday_api_key)})"
+
+    @admin.action(description="Re-enable nps.today delivery and release held surveys")
+    def reenable(self, request, queryset):
+        for account in queryset:
+            released = operations.npstoday_key_reenable(account=account)
+            self.message_user(request, f"{account}: re-enabled; {released} held survey(s) released")

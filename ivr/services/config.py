@@ -1,0 +1,56 @@
+"""The `ivr_mappings` section of `apply_config`: mappings matched by name within the account.
+
+ivr_mappings:
+  - name: Support DK
+    campaign_id: 7232
+    queue_id: 986359e5-e201-48ab-84af-c7799e03e58c
+    dixa_api_token: "..."        # stored encrypted
+    enabled: true
+    channels: [EMAIL, WIDGET_CHAT]
+    excluded_tags: [spam]
+    delay_minutes: 1440
+    quarantine_days: 30
+    once_per_conversation: true
+    sample_percent: 100
+"""
+
+from integrations.models import Account
+from ivr.models import IvrMapping
+
+FIELDS = (
+    "campaign_id",
+    "queue_id",
+    "dixa_api_token",
+    "enabled",
+    "channels",
+    "excluded_tags",
+    "delay_minutes",
+    "quarantine_days",
+    "once_per_conversation",
+    "sample_percent",
+)
+
+
+def ivr_mappings_apply(account: Account, specs) -> bool:
+    if not isinstance(specs, list):
+        raise ValueError("must be a list of mappings")
+    changed = False
+    for spec in specs:
+        if not isinstance(spec, dict) or not spec.get("name"):
+            raise ValueError("every mapping needs a name")
+        unknown = set(spec) - {"name", *FIELDS}
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(unknown)}")
+        mapping = IvrMapping.objects.filter(account=account, name=spec["name"]).first()
+        if mapping is None:
+            mapping = IvrMapping(account=account, name=spec["name"])
+        dirty = mapping.pk is None
+        for attr in FIELDS:
+            if attr in spec and getattr(mapping, attr) != spec[attr]:
+                setattr(mapping, attr, spec[attr])
+                dirty = True
+        if dirty:
+            mapping.full_clean()
+            mapping.save()
+            changed = True
+    return changed

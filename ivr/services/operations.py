@@ -1,0 +1,88 @@
+"""What admins (and commands) do to triggers and keys. Each returns how many rows changed."""
+
+from datetime import datetime
+from functools import partial
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from integrations.models import Account
+from integrations.services.queueing import enqueue
+from ivr.models import SurveyTrigger
+
+Status = SurveyTrigger.Status
+
+
+def _queue_after_commit(pks: list[int]) -> None:
+    from ivr.tasks import deliver_trigger
+
+    for pk in pks:
+        transaction.on_commit(partial(enqueue, deliver_trigger, pk))
+
+
+@transaction.atomic
+def survey_triggers_retry_now(*, queryset: QuerySet[SurveyTrigger]) -> int:
+    """Pending triggers (waiting for a retry or a delay) go now."""
+    pks = list(queryset.filter(status=Status.PENDING).values_list("pk", flat=True))
+    SurveyTrigger.objects.filter(pk__in=pks).update(next_attempt_at=timezone.now(), queued_at=None)
+    _queue_after_commit(pks)
+    return len(pks)
+
+
+@transaction.atomic
+def survey_triggers_cancel(*, queryset: QuerySet[SurveyTrigger], by: str) -> int:
+    return queryset.filter(status__in=[Status.PENDING, Status.HELD]).update(
+        status=Status.CANCELLED, reason=f"cancelled by {by}", finished_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def survey_triggers_resend(*, queryset: QuerySet[SurveyTrigger], by: str) -> int:
+    """Dead letters (and cancelled ones) start over with fresh tries and the same guid, so
+    nps.today still cannot make a second member for them."""
+    pks = list(
+        queryset.filter(status__in=[Status.FAILED, Status.CANCELLED]).values_list("pk", flat=True)
+    )
+    SurveyTrigger.objects.filter(pk__in=pks).update(
+        status=Status.PENDING,
+        attempt_count=0,
+        next_attempt_at=timezone.now(),
+        queued_at=None,
+        finished_at=None,
+        reason=f"resent by {by}",
+    )
+    _queue_after_commit(pks)
+    return len(pks)
+
+
+def survey_triggers_resend_failed_since(
+    *, accounts: QuerySet[Account], since: datetime, by: str
+) -> int:
+    return survey_triggers_resend(
+        queryset=SurveyTrigger.objects.filter(
+            account__in=accounts, status=Status.FAILED, finished_at__gte=since
+        ),
+        by=by,
+    )
+
+
+@transaction.atomic
+def npstoday_key_reenable(*, account: Account) -> int:
+    """Clear the disable and release the triggers held meanwhile. Returns how many."""
+    Account.objects.filter(pk=account.pk).update(
+        npstoday_disabled_at=None,
+        npstoday_disabled_reason="",
+        npstoday_failure_streak=0,
+        npstoday_failure_streak_started_at=None,
+    )
+    pks = list(
+        SurveyTrigger.objects.filter(account=account, status=Status.HELD).values_list(
+            "pk", flat=True
+        )
+    )
+    SurveyTrigger.objects.filter(pk__in=pks).update(
+        status=Status.PENDING, next_attempt_at=timezone.now(), queued_at=None, reason="released"
+    )
+    _queue_after_commit(pks)
+    return len(pks)

@@ -1,0 +1,235 @@
+import json
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from integrations.models import InboundEvent
+from integrations.services.processing import inbound_event_process
+from ivr import rules
+from ivr.member import Conversation, campaign_member
+from ivr.models import SurveyTrigger
+from tests.ivr.factories import IvrMappingFactory
+from tests.ivr.helpers import REALISTIC_CONVERSATION, closed_body, stored_event
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_publish():
+    with mock.patch("ivr.tasks.deliver_trigger.apply_async"):
+        yield
+
+
+def process(event) -> InboundEvent:
+    inbound_event_process(event_pk=event.pk)
+    event.refresh_from_db()
+    return event
+
+
+def test_the_member_body_follows_the_seed_mapping():
+    conversation = Conversation.from_event_data({"conversation": REALISTIC_CONVERSATION})
+    body = campaign_member(conversation, guid="5a0c7f5e-0000-4000-8000-000000000001")
+    assert body == {
+        "respondent": {
+            "firstName": "Jane Jensen",
+            "phoneNumber": "+4520304050",
+            "emailAddress": "jane@example.com",
+            "externalId": "cab6b2af-5659-4082-98c2-3e056c8d4e3d",
+        },
+        "employee": {"firstName": "Karla", "email": "karla@corp.example"},
+        "externalId": "294566",
+        "guid": "5a0c7f5e-0000-4000-8000-000000000001",
+        "custom": json.dumps({"dixaConversationId": 294566}),
+    }
+
+
+def test_closed_event_in_a_mapped_queue_makes_one_pending_trigger():
+    # given
+    mapping = IvrMappingFactory()
+    event = stored_event(mapping.account)
+    # when
+    event = process(event)
+    # then
+    trigger = SurveyTrigger.objects.get()
+    assert event.outcome == "handled" and f"survey #{trigger.pk}" in event.outcome_reason
+    assert trigger.status == "pending" and trigger.mapping == mapping
+    assert trigger.payload["guid"] == str(trigger.guid)
+    assert trigger.payload["respondent"]["emailAddress"] == "jane@example.com"
+    assert trigger.next_attempt_at <= timezone.now()
+
+
+def test_camel_case_close_makes_the_same_member():
+    mapping = IvrMappingFactory()
+    process(stored_event(mapping.account, body=closed_body(casing="camel")))
+    payload = SurveyTrigger.objects.get().payload
+    assert payload["respondent"]["firstName"] == "Jane Jensen"
+    assert payload["employee"]["email"] == "karla@corp.example"
+
+
+def skip_reason(mapping, **conversation) -> str:
+    event = process(stored_event(mapping.account, **conversation))
+    assert event.outcome == "skipped", event.outcome_reason
+    assert not SurveyTrigger.objects.filter(inbound_event=event).exists()
+    return event.outcome_reason
+
+
+def test_no_mapping_for_the_queue():
+    mapping = IvrMappingFactory()
+    reason = skip_reason(mapping, queue={"id": "other-queue", "name": "X"})
+    assert reason == "no enabled IVR mapping for queue other-queue"
+
+
+def test_disabled_mapping_is_not_used():
+    mapping = IvrMappingFactory(enabled=False)
+    assert "no enabled IVR mapping" in skip_reason(mapping)
+
+
+def test_no_queue():
+    mapping = IvrMappingFactory()
+    assert "has no queue" in skip_reason(mapping, queue=None)
+
+
+def test_an_assigned_agent_is_required():
+    mapping = IvrMappingFactory()
+    assert skip_reason(mapping, assignee=None) == (
+        "no assigned agent: nps.today requires one to send a survey"
+    )
+
+
+def test_abandoned_conversations_are_never_surveyed():
+    mapping = IvrMappingFactory()
+    body = closed_body(event_type="ConversationAbandoned")
+    event = process(stored_event(mapping.account, body=body))
+    assert event.outcome == "skipped"
+    assert "abandoned conversations" in event.outcome_reason
+    assert not SurveyTrigger.objects.exists()
+
+
+def test_requester_without_email_or_phone():
+    mapping = IvrMappingFactory()
+    requester = {**REALISTIC_CONVERSATION["requester"], "email": None, "phone": None}
+    assert "neither an email address nor a phone number" in skip_reason(
+        mapping, requester=requester
+    )
+
+
+def test_channel_filter():
+    mapping = IvrMappingFactory(channels=["WIDGET_CHAT"])
+    assert skip_reason(mapping, channel="EMAIL") == "channel EMAIL is not surveyed by this mapping"
+
+
+def test_excluded_tags_match_case_insensitively():
+    mapping = IvrMappingFactory(excluded_tags=["refund", "spam"])
+    assert skip_reason(mapping) == "excluded tag Refund"
+
+
+def test_sampling_is_deterministic_per_conversation():
+    mapping = IvrMappingFactory(sample_percent=50)
+    outcomes = set()
+    for csid in range(1000, 1040):
+        event = process(stored_event(mapping.account, csid=csid))
+        outcomes.add(event.outcome)
+        if event.outcome == "skipped":
+            assert event.outcome_reason == "not in the 50% sample"
+    assert outcomes == {"handled", "skipped"}
+    # the same conversation always gets the same answer, so reprocessing agrees
+    for csid in range(1000, 1040):
+        conversation = Conversation.from_event_data({"conversation": {"csid": csid}})
+        answers = {rules.sampled(mapping, conversation) for _ in range(3)}
+        first = InboundEvent.objects.get(csid=csid)
+        assert answers == {first.outcome_reason if first.outcome == "skipped" else None}
+
+
+def test_zero_percent_sample_surveys_nobody():
+    mapping = IvrMappingFactory(sample_percent=0)
+    assert skip_reason(mapping) == "not in the 0% sample"
+
+
+def test_quarantine_across_the_accounts_mappings():
+    # given a survey to jane via one mapping
+    first = IvrMappingFactory(quarantine_days=30)
+    second = IvrMappingFactory(
+        account=first.account, campaign_id=7300, queue_id="q-chat", quarantine_days=30
+    )
+    process(stored_event(first.account, csid=1))
+    # when she closes another conversation in another mapped queue
+    reason = skip_reason(second, csid=2, queue={"id": "q-chat", "name": "Chat"})
+    # then
+    assert reason == "quarantine: jane@example.com was surveyed within 30 days"
+
+
+def test_quarantine_matches_phone_and_expires():
+    mapping = IvrMappingFactory(quarantine_days=7)
+    process(stored_event(mapping.account, csid=1))
+    requester = {**REALISTIC_CONVERSATION["requester"], "email": "other@example.com"}
+    assert "quarantine: +4520304050" in skip_reason(mapping, csid=2, requester=requester)
+    SurveyTrigger.objects.update(created_at=timezone.now() - timedelta(days=8))
+    event = process(stored_event(mapping.account, csid=3, requester=requester))
+    assert event.outcome == "handled"
+
+
+def test_dead_letters_do_not_quarantine():
+    mapping = IvrMappingFactory(quarantine_days=30)
+    process(stored_event(mapping.account, csid=1))
+    SurveyTrigger.objects.update(status=SurveyTrigger.Status.FAILED)
+    assert process(stored_event(mapping.account, csid=2)).outcome == "handled"
+
+
+def test_reopened_and_closed_again_is_surveyed_once():
+    mapping = IvrMappingFactory()
+    process(stored_event(mapping.account, csid=77))
+    reason = skip_reason(mapping, csid=77)  # a new close event of the same conversation
+    trigger = SurveyTrigger.objects.get()
+    assert reason == f"already surveyed for this conversation and campaign (survey #{trigger.pk})"
+
+
+def test_every_close_is_surveyed_when_configured():
+    mapping = IvrMappingFactory(once_per_conversation=False)
+    process(stored_event(mapping.account, csid=77))
+    process(stored_event(mapping.account, csid=77))
+    assert SurveyTrigger.objects.count() == 2
+
+
+def test_reprocessing_the_same_event_makes_no_second_trigger():
+    mapping = IvrMappingFactory(once_per_conversation=False)
+    event = process(stored_event(mapping.account))
+    InboundEvent.objects.filter(pk=event.pk).update(status="received")
+    event = process(event)
+    assert SurveyTrigger.objects.count() == 1
+    assert "already surveyed" in event.outcome_reason
+
+
+def test_two_campaigns_for_one_queue_make_two_triggers():
+    mapping = IvrMappingFactory()
+    IvrMappingFactory(account=mapping.account, campaign_id=7300, name="Second")
+    event = process(stored_event(mapping.account))
+    assert SurveyTrigger.objects.count() == 2
+    assert event.outcome == "handled"
+
+
+def test_delay_is_held_in_the_database():
+    mapping = IvrMappingFactory(delay_minutes=1440)
+    with mock.patch("ivr.tasks.deliver_trigger.apply_async") as apply_async:
+        process(stored_event(mapping.account))
+    trigger = SurveyTrigger.objects.get()
+    assert trigger.next_attempt_at > timezone.now() + timedelta(hours=23, minutes=59)
+    apply_async.assert_not_called()
+
+
+def test_no_delay_queues_delivery_at_once(django_capture_on_commit_callbacks):
+    mapping = IvrMappingFactory()
+    with mock.patch("ivr.tasks.deliver_trigger.apply_async") as apply_async:
+        with django_capture_on_commit_callbacks(execute=True):
+            process(stored_event(mapping.account))
+    apply_async.assert_called_once_with(args=(SurveyTrigger.objects.get().pk,), retry=False)
+
+
+def test_mappings_of_another_account_are_never_used():
+    mine = IvrMappingFactory()
+    other = IvrMappingFactory()
+    event = process(stored_event(other.account))
+    assert SurveyTrigger.objects.get().account == other.account
+    assert event.outcome == "handled"
+    assert not SurveyTrigger.objects.filter(account=mine.account).exists()
