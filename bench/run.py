@@ -16,9 +16,9 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 django.setup()
 
-from bench import ingest, stack  # noqa: E402
+from bench import ingest, relay, stack  # noqa: E402
 
-SECTIONS = {"ingest": ingest.run}
+SECTIONS = {"ingest": ingest.run, "relay": relay.run}
 
 
 def machine() -> str:

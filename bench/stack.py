@@ -103,6 +103,55 @@ class Processes:
                 time.sleep(0.2)
         raise RuntimeError("gunicorn did not start")
 
+    def celery(self, name: str, args: list[str], environment: dict) -> subprocess.Popen:
+        return self.start(name, [str(BIN / "celery"), "-A", "config", *args], environment)
+
+    def worker(self, environment: dict, concurrency: int = 2) -> subprocess.Popen:
+        proc = self.celery(
+            "worker",
+            [
+                "worker",
+                "--loglevel",
+                "WARNING",
+                "--concurrency",
+                str(concurrency),
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            environment,
+        )
+        return proc
+
+    def beat(self, environment: dict) -> subprocess.Popen:
+        schedule = ROOT / "bench" / "out" / "beat-schedule"
+        return self.celery(
+            "beat", ["beat", "--loglevel", "WARNING", "--schedule", str(schedule)], environment
+        )
+
+    def fake_npstoday(self, keys: list[str]) -> str:
+        port = free_port()
+        args = [
+            sys.executable,
+            "-m",
+            "tests.fakes",
+            "--npstoday-port",
+            str(port),
+            "--dixa-port",
+            str(free_port()),
+        ]
+        for key in keys:
+            args += ["--npstoday-key", key]
+        self.start("fakes", args, os.environ.copy())
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{url}/__fake__/state", timeout=1)
+                return url
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("fake nps.today did not start")
+
     def stop(self) -> None:
         for proc in reversed(self.procs):
             if proc.poll() is None:

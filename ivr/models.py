@@ -142,6 +142,9 @@ class DeliveryAttempt(models.Model):
 
     trigger = models.ForeignKey(SurveyTrigger, on_delete=models.CASCADE, related_name="attempts")
     number = models.PositiveSmallIntegerField()
+    scheduled_for = models.DateTimeField(
+        null=True, blank=True, help_text="When this try was due; created_at is when it started."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     task_id = models.CharField(max_length=64, blank=True)
     request_url = models.URLField(max_length=500)

@@ -52,6 +52,7 @@ def trigger_deliver(*, trigger_id: int, task_id: str = "") -> str | None:
     attempt = DeliveryAttempt.objects.create(
         trigger=trigger,
         number=trigger.attempt_count,
+        scheduled_for=trigger.next_attempt_at,
         task_id=task_id or "",
         request_url=npstoday.respondent_url(trigger.campaign_id),
         request_headers={

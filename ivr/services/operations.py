@@ -15,6 +15,7 @@ Status = SurveyTrigger.Status
 
 
 def _queue_after_commit(pks: list[int]) -> None:
+    """Queue now; callers set `queued_at`, so the sweeper only steps in if this is lost."""
     from ivr.tasks import deliver_trigger
 
     for pk in pks:
@@ -25,7 +26,8 @@ def _queue_after_commit(pks: list[int]) -> None:
 def survey_triggers_retry_now(*, queryset: QuerySet[SurveyTrigger]) -> int:
     """Pending triggers (waiting for a retry or a delay) go now."""
     pks = list(queryset.filter(status=Status.PENDING).values_list("pk", flat=True))
-    SurveyTrigger.objects.filter(pk__in=pks).update(next_attempt_at=timezone.now(), queued_at=None)
+    now = timezone.now()
+    SurveyTrigger.objects.filter(pk__in=pks).update(next_attempt_at=now, queued_at=now)
     _queue_after_commit(pks)
     return len(pks)
 
@@ -48,7 +50,7 @@ def survey_triggers_resend(*, queryset: QuerySet[SurveyTrigger], by: str) -> int
         status=Status.PENDING,
         attempt_count=0,
         next_attempt_at=timezone.now(),
-        queued_at=None,
+        queued_at=timezone.now(),
         finished_at=None,
         reason=f"resent by {by}",
     )
@@ -82,7 +84,10 @@ def npstoday_key_reenable(*, account: Account) -> int:
         )
     )
     SurveyTrigger.objects.filter(pk__in=pks).update(
-        status=Status.PENDING, next_attempt_at=timezone.now(), queued_at=None, reason="released"
+        status=Status.PENDING,
+        next_attempt_at=timezone.now(),
+        queued_at=timezone.now(),
+        reason="released",
     )
     _queue_after_commit(pks)
     return len(pks)

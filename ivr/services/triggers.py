@@ -87,6 +87,8 @@ def survey_trigger_create(
                 respondent_phone=conversation.respondent_phone or "",
                 payload=campaign_member(conversation, guid=str(guid)),
                 next_attempt_at=now + timedelta(minutes=mapping.delay_minutes),
+                # Sent straight away below; the sweeper leaves it alone unless that is lost.
+                queued_at=now if mapping.delay_minutes == 0 else None,
             )
     except IntegrityError:  # a concurrent twin won the unique dedupe key
         return _already(existing.first())
