@@ -53,6 +53,16 @@ class ConfigReport:
     notes: list[str] = field(default_factory=list)
 
 
+def assign_changed(obj, spec: dict, fields) -> bool:
+    """Copy the fields present in `spec` onto `obj`; True when any value changed."""
+    changed = False
+    for attr in fields:
+        if attr in spec and getattr(obj, attr) != spec[attr]:
+            setattr(obj, attr, spec[attr])
+            changed = True
+    return changed
+
+
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
@@ -75,11 +85,7 @@ def config_apply(*, data: dict) -> ConfigReport:
 def _apply_account(spec: dict, report: ConfigReport) -> None:
     name = spec["name"]
     account, created = Account.objects.get_or_create(name=name)
-    changed = False
-    for attr in ACCOUNT_FIELDS:
-        if attr in spec and getattr(account, attr) != spec[attr]:
-            setattr(account, attr, spec[attr])
-            changed = True
+    changed = assign_changed(account, spec, ACCOUNT_FIELDS)
     if changed:
         account.full_clean()
         account.save()

@@ -15,6 +15,7 @@ ivr_mappings:
 """
 
 from integrations.models import Account
+from integrations.services.config import assign_changed
 from ivr.models import IvrMapping
 
 FIELDS = (
@@ -44,12 +45,7 @@ def ivr_mappings_apply(account: Account, specs) -> bool:
         mapping = IvrMapping.objects.filter(account=account, name=spec["name"]).first()
         if mapping is None:
             mapping = IvrMapping(account=account, name=spec["name"])
-        dirty = mapping.pk is None
-        for attr in FIELDS:
-            if attr in spec and getattr(mapping, attr) != spec[attr]:
-                setattr(mapping, attr, spec[attr])
-                dirty = True
-        if dirty:
+        if assign_changed(mapping, spec, FIELDS) or mapping.pk is None:
             mapping.full_clean()
             mapping.save()
             changed = True

@@ -1,9 +1,11 @@
 """Stored ConversationClosed events shaped like Dixa's, for the relay's tests."""
 
+import json
 import random
 
 from integrations.dixa import envelope, samples
 from integrations.models import InboundEvent
+from integrations.services.ingest import inbound_event_record
 from tests.ivr.factories import QUEUE_ID
 
 REALISTIC_CONVERSATION = {
@@ -44,20 +46,29 @@ def closed_body(casing="snake", event_type="ConversationClosed", **conversation)
 
 
 def stored_event(account, body: dict | None = None, **conversation) -> InboundEvent:
-    body = body or closed_body(**conversation)
-    raw = samples.encode(body)
-    parsed = envelope.parse(raw)
-    return InboundEvent.objects.create(
+    """Stored the way ingest stores it (without the HTTP request)."""
+    raw = samples.encode(body or closed_body(**conversation))
+    event, _ = inbound_event_record(
         account=account,
-        event_id=parsed.event_id,
-        event_type=parsed.event_type,
-        event_fqn=parsed.event_fqn,
-        is_known_type=parsed.is_known_type,
-        event_timestamp=parsed.event_timestamp,
-        csid=parsed.csid,
-        queue_id=parsed.queue_id,
-        channel=parsed.channel,
-        organization_id=parsed.organization_id,
+        envelope=envelope.parse(raw),
         raw_body=raw,
+        headers={},
         verification=InboundEvent.Verification.VERIFIED,
     )
+    return event
+
+
+def expected_member(guid) -> dict:
+    """The campaign member seed 001's mapping makes of REALISTIC_CONVERSATION."""
+    return {
+        "respondent": {
+            "firstName": "Jane Jensen",
+            "phoneNumber": "+4520304050",
+            "emailAddress": "jane@example.com",
+            "externalId": "cab6b2af-5659-4082-98c2-3e056c8d4e3d",
+        },
+        "employee": {"firstName": "Karla", "email": "karla@corp.example"},
+        "externalId": "294566",
+        "guid": str(guid),
+        "custom": json.dumps({"dixaConversationId": 294566}),
+    }

@@ -2,7 +2,6 @@
 PostgreSQL and Redis process it, and the fake nps.today (a real HTTP server in this
 process) receives the campaign member."""
 
-import json
 import re
 import signal
 import subprocess
@@ -23,7 +22,7 @@ from ivr.services import operations
 from tests.fakes.npstoday import FakeNpsToday
 from tests.integrations.factories import AccountFactory, SigningSecretFactory
 from tests.ivr.factories import QUEUE_ID, IvrMappingFactory
-from tests.ivr.helpers import REALISTIC_CONVERSATION, closed_body
+from tests.ivr.helpers import REALISTIC_CONVERSATION, closed_body, expected_member
 from tests.support.processes import ROOT, Stack, live_database_url, process_env, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
@@ -102,18 +101,7 @@ def test_a_realistic_close_becomes_exactly_this_campaign_member(relay, tenant):
     [request] = relay.fake.recorded("/campaigns/7232/respondent")
     assert request.headers["authorization"] == "apikey nps-test-key"
     assert request.headers["idempotency-key"] == str(trigger.guid)
-    assert request.json() == {
-        "respondent": {
-            "firstName": "Jane Jensen",
-            "phoneNumber": "+4520304050",
-            "emailAddress": "jane@example.com",
-            "externalId": "cab6b2af-5659-4082-98c2-3e056c8d4e3d",
-        },
-        "employee": {"firstName": "Karla", "email": "karla@corp.example"},
-        "externalId": "294566",
-        "guid": str(trigger.guid),
-        "custom": json.dumps({"dixaConversationId": 294566}),
-    }
+    assert request.json() == expected_member(trigger.guid)
     assert len(relay.fake.members) == 1
     assert trigger.attempts.get().outcome == "success"
 
@@ -135,6 +123,9 @@ def test_every_rule_records_its_skip_reason(relay, tenant):
         "tag": closed_body(csid=5, queue={"id": "q-tags", "name": "Tags"}),
         "sample": closed_body(csid=6, queue={"id": "q-sample", "name": "S"}),
         "first": closed_body(csid=7),
+        "unreachable": closed_body(
+            csid=9, requester={**REALISTIC_CONVERSATION["requester"], "email": None, "phone": None}
+        ),
     }
     for body in cases.values():
         assert deliver(relay, key, body) == 202
@@ -168,6 +159,7 @@ def test_every_rule_records_its_skip_reason(relay, tenant):
         f"already surveyed for this conversation and campaign (survey #{first.pk})"
     )
     assert got[8] == "quarantine: jane@example.com was surveyed within 30 days"
+    assert got[9] == "the requester has neither an email address nor a phone number"
     assert len(relay.fake.members) == 1
 
 

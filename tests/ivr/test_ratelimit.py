@@ -1,0 +1,49 @@
+import time
+
+import pytest
+import redis
+
+from ivr import ratelimit
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def limiter(settings):
+    settings.REDIS_URL = settings.TEST_REDIS_URL
+    settings.NPSTODAY_RATE_LIMIT = 4
+    ratelimit._client = None
+    redis.Redis.from_url(settings.TEST_REDIS_URL).flushdb()
+    yield
+    ratelimit._client = None
+
+
+def test_no_key_sends_more_than_the_limit_in_any_second(limiter):
+    # when 10 sends of one key ask for a slot
+    slots = []
+    for _ in range(10):
+        ratelimit.wait_for_slot("nps-key-a")
+        slots.append(int(time.time()))
+    # then no calendar second got more than 4 of them, and every one got a slot
+    per_second = {s: slots.count(s) for s in set(slots)}
+    assert max(per_second.values()) <= 4
+    assert len(slots) == 10
+
+
+def test_keys_are_counted_apart_and_never_stored_in_clear(limiter, settings):
+    for _ in range(4):
+        assert ratelimit.wait_for_slot("nps-key-a") == 0
+    # a second key is not slowed down by the first one's full window
+    assert ratelimit.wait_for_slot("nps-key-b") == 0
+    keys = [k.decode() for k in redis.Redis.from_url(settings.TEST_REDIS_URL).keys("relay:*")]
+    assert keys and not any("nps-key" in k for k in keys)
+
+
+def test_without_redis_it_lets_requests_through(settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    settings.REDIS_SOCKET_TIMEOUT = 0.2
+    ratelimit._client = None
+    try:
+        assert ratelimit.wait_for_slot("nps-key-a") == 0
+    finally:
+        ratelimit._client = None
