@@ -141,7 +141,7 @@ def test_every_rule_records_its_skip_reason(relay, tenant):
     wait_until(
         lambda: (
             not InboundEvent.objects.filter(status__in=["received", "processing"]).exists()
-            and InboundEvent.objects.filter(account=account).count() == 9
+            and InboundEvent.objects.filter(account=account).count() == 10
         ),
         30,
         "every event to be processed",
