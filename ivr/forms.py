@@ -43,6 +43,7 @@ class IvrMappingForm(SecretFieldsForm):
         super().__init__(*args, **kwargs)
         self.api_notes: list[str] = []
         self.campaign_names: dict[int, str] = {}
+        self.campaigns_by_account: dict[int, set[int]] = {}
         self.queue_names: dict[str, str] = {}
         if user is not None:
             self._offer_campaigns(user)
@@ -59,6 +60,7 @@ class IvrMappingForm(SecretFieldsForm):
                 self.api_notes.append(f"nps.today ({account.name}): {exc}")
                 continue
             self.campaign_names.update({c.id: c.name for c in campaigns})
+            self.campaigns_by_account[account.pk] = {c.id for c in campaigns}
             groups.append((account.name, [(c.id, f"{c.id} · {c.name}") for c in campaigns]))
         current = self.initial.get("campaign_id")
         if groups:
@@ -105,13 +107,9 @@ class IvrMappingForm(SecretFieldsForm):
     def clean(self):
         cleaned = super().clean()
         account, campaign = cleaned.get("account"), cleaned.get("campaign_id")
-        if account and campaign and self.campaign_names and account.npstoday_api_key:
-            try:
-                offered = {c.id for c in npstoday.list_campaigns(account.npstoday_api_key)}
-            except ApiUnavailable:
-                offered = None
-            if offered is not None and campaign not in offered:
-                raise ValidationError(
-                    {"campaign_id": f"campaign {campaign} is not in {account}'s nps.today"}
-                )
+        offered = self.campaigns_by_account.get(getattr(account, "pk", None))
+        if offered is not None and campaign and campaign not in offered:
+            raise ValidationError(
+                {"campaign_id": f"campaign {campaign} is not in {account}'s nps.today"}
+            )
         return cleaned

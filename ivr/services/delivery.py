@@ -45,7 +45,13 @@ def trigger_deliver(*, trigger_id: int, task_id: str = "") -> str | None:
         )
         return Status.HELD
     if not account.npstoday_api_key:
-        _set(trigger, Status.FAILED, reason="the account has no nps.today API key", undo_try=True)
+        _set(
+            trigger,
+            Status.FAILED,
+            reason="the account has no nps.today API key",
+            finished=True,
+            undo_try=True,
+        )
         return Status.FAILED
 
     ratelimit.wait_for_slot(account.npstoday_api_key)
@@ -164,13 +170,9 @@ def npstoday_key_record_success(account: Account) -> None:
 def npstoday_key_record_failure(account: Account, reason: str) -> None:
     now = timezone.now()
     window = timedelta(hours=settings.NPSTODAY_DISABLE_WINDOW_HOURS)
-    account.refresh_from_db(
-        fields=[
-            "npstoday_failure_streak",
-            "npstoday_failure_streak_started_at",
-            "npstoday_disabled_at",
-        ]
-    )
+    # Locked, so that workers failing at the same moment each count (we are inside _record's
+    # transaction, which holds the lock until the outcome is committed).
+    account = Account.objects.select_for_update().get(pk=account.pk)
     started = account.npstoday_failure_streak_started_at
     if started is None or now - started > window:
         streak, started = 1, now

@@ -19,7 +19,12 @@ class FakeNpsToday(FakeApi):
         super().__init__()
         self.api_keys = set(api_keys)
         self.campaigns = campaigns or {7232: "Relationsmåling Q1", 7300: "Support CSAT"}
+        # A key listed here sees only these campaigns (another nps.today account).
+        self.campaigns_by_key: dict[str, dict[int, str]] = {}
         self.reset_state()
+
+    def campaigns_for(self, key: str) -> dict[int, str]:
+        return self.campaigns_by_key.get(key, self.campaigns)
 
     def reset_state(self) -> None:
         self.members: dict[str, dict] = {}  # guid -> member
@@ -32,15 +37,17 @@ class FakeNpsToday(FakeApi):
         auth = headers.get("authorization", "")
         if not auth.lower().startswith("apikey ") or auth[7:].strip() not in self.api_keys:
             return Reply(401, {"message": "invalid api key"})
+        key = auth[7:].strip()
         if method == "GET" and path in ("/campaigns", "/campaigns/"):
-            return Reply(200, [{"id": cid, "name": name} for cid, name in self.campaigns.items()])
+            campaigns = self.campaigns_for(key)
+            return Reply(200, [{"id": cid, "name": name} for cid, name in campaigns.items()])
         match = RESPONDENT_PATH.match(path)
         if method == "POST" and match:
-            return self._add_member(int(match.group(1)), body)
+            return self._add_member(int(match.group(1)), body, self.campaigns_for(key))
         return Reply(404, {"message": "not found"})
 
-    def _add_member(self, campaign_id: int, body: bytes) -> Reply:
-        if campaign_id not in self.campaigns:
+    def _add_member(self, campaign_id: int, body: bytes, campaigns: dict) -> Reply:
+        if campaign_id not in campaigns:
             return Reply(404, {"message": f"campaign {campaign_id} not found"})
         try:
             member = json.loads(body)

@@ -196,3 +196,30 @@ def test_disabled_key_is_shown_with_its_reason_and_can_be_reenabled(admin_client
         {"action": "reenable", "_selected_action": [mapping.account_id]},
     )
     assert Account.objects.get(pk=mapping.account_id).npstoday_disabled_at is None
+
+
+def test_a_campaign_of_another_accounts_npstoday_is_refused(admin_client, fake_npstoday):
+    # given two accounts whose nps.today keys see different campaigns
+    fake_npstoday.api_keys.add("nps-beta-key")
+    fake_npstoday.campaigns_by_key["nps-beta-key"] = {8000: "Beta NPS"}
+    acme = AccountFactory(name="Acme", npstoday_api_key="nps-test-key")
+    AccountFactory(name="Beta", npstoday_api_key="nps-beta-key")
+    # when a mapping of Acme's is pointed at Beta's campaign (both are offered)
+    response = admin_client.post(
+        ADD,
+        {
+            "account": acme.pk,
+            "name": "Wrong",
+            "provider": "dixa",
+            "enabled": "on",
+            "campaign_id": 8000,
+            "queue_id": QUEUE_ID,
+            "delay_minutes": 0,
+            "quarantine_days": 0,
+            "sample_percent": 100,
+        },
+    )
+    # then the form refuses it
+    assert response.status_code == 200
+    assert "campaign 8000 is not in Acme&#x27;s nps.today" in response.content.decode()
+    assert not IvrMapping.objects.filter(name="Wrong").exists()
