@@ -80,20 +80,20 @@ class Processes:
 
     def gunicorn(self, environment: dict, workers: int) -> tuple[subprocess.Popen, int]:
         port = free_port()
-        proc = self.start(
-            "gunicorn",
-            [
-                str(BIN / "gunicorn"),
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                "--backlog",
-                "2048",
-            ],
-            environment,
-        )
+        threads = os.environ.get("BENCH_THREADS")  # e.g. 4: gthread workers instead of sync
+        args = [
+            str(BIN / "gunicorn"),
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--backlog",
+            "2048",
+        ]
+        if threads:
+            args += ["--worker-class", "gthread", "--threads", threads]
+        proc = self.start("gunicorn", args, environment)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
