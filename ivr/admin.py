@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from integrations import crypto
+from integrations.admin.events import pretty_json, truncate
 from integrations.admin.scoping import AccountListFilter, AccountScopedAdmin, visible_accounts
 from integrations.clients import dixa, npstoday
 from integrations.clients.http import ApiUnavailable
@@ -164,16 +165,14 @@ class ResendSinceForm(forms.Form):
 class SurveyTriggerAdmin(AccountScopedAdmin):
     list_display = (
         "id",
-        "created_at",
-        "account",
-        "mapping",
-        "campaign_id",
-        "csid",
         "status",
-        "next_attempt_at",
+        "mapping",
+        "csid",
         "attempt_count",
         "last_status_code",
-        "reason",
+        "next_attempt_at",
+        "short_reason",
+        "created_at",
     )
     list_filter = ("status", AccountListFilter, "mapping", "last_status_code")
     list_select_related = ("account", "mapping")
@@ -192,7 +191,7 @@ class SurveyTriggerAdmin(AccountScopedAdmin):
         "csid",
         "respondent_email",
         "respondent_phone",
-        "payload",
+        "member",
         "status",
         "next_attempt_at",
         "attempt_count",
@@ -238,6 +237,14 @@ class SurveyTriggerAdmin(AccountScopedAdmin):
             .count(),
         }
         return TemplateResponse(request, "admin/ivr/surveytrigger/resend_since.html", context)
+
+    @admin.display(description="reason", ordering="reason")
+    def short_reason(self, obj):
+        return truncate(obj.reason)
+
+    @admin.display(description="campaign member sent to nps.today")
+    def member(self, obj):
+        return pretty_json(obj.payload)
 
     @admin.action(description="Retry selected now")
     def retry_now(self, request, queryset):

@@ -161,7 +161,7 @@ class DeliveryAttempt(models.Model):
         ordering = ["trigger", "number"]
 
     def __str__(self) -> str:
-        return f"try {self.number} of {self.trigger_id}"
+        return f"try {self.number}"
 
 
 class NpsTodayDelivery(Account):
@@ -169,5 +169,5 @@ class NpsTodayDelivery(Account):
 
     class Meta:
         proxy = True
-        verbose_name = "nps.today delivery"
-        verbose_name_plural = "nps.today delivery"
+        verbose_name = "delivery to nps.today"
+        verbose_name_plural = "delivery to nps.today"

@@ -8,6 +8,17 @@ from integrations.models import InboundEvent, RejectedDelivery
 from integrations.services.processing import inbound_events_reprocess
 
 
+def truncate(text: str, length: int = 90) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def pretty_json(value) -> str:
+    return format_html(
+        "<pre style='white-space:pre-wrap'>{}</pre>",
+        json.dumps(value, indent=2, ensure_ascii=False),
+    )
+
+
 def pretty_body(raw_text: str) -> str:
     try:
         return json.dumps(json.loads(raw_text), indent=2, ensure_ascii=False)
@@ -38,14 +49,14 @@ class InboundEventAdmin(ReadOnlyLogAdmin):
     list_display = (
         "received_at",
         "event_type",
-        "account",
         "csid",
-        "queue_id",
-        "verification",
         "status",
         "outcome",
-        "outcome_reason",
+        "short_reason",
+        "verification",
+        "account",
     )
+    list_per_page = 50
     list_filter = (
         "event_type",
         "outcome",
@@ -82,6 +93,10 @@ class InboundEventAdmin(ReadOnlyLogAdmin):
     def has_change_permission(self, request, obj=None):
         # The change page is the detail page; every field on it is read-only.
         return super(ReadOnlyLogAdmin, self).has_change_permission(request, obj)
+
+    @admin.display(description="reason", ordering="outcome_reason")
+    def short_reason(self, obj):
+        return truncate(obj.outcome_reason)
 
     @admin.action(description="Reprocess selected events")
     def reprocess(self, request, queryset):
