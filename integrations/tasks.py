@@ -1,5 +1,7 @@
 from celery import shared_task
 
+from integrations import handoff  # noqa: F401  (starts the hand-off dispatcher in workers)
+
 
 @shared_task(acks_late=True)
 def process_inbound_events(event_pks: list[int]) -> None:

@@ -10,7 +10,8 @@ nothing: the sweeper finds the row later. Two ways in:
   (kombu blocks for seconds while it tries to connect) the acknowledgement is not delayed.
   Tasks given this way take a list of ids: under load the thread sends whatever has
   piled up as one message (a Celery publish costs far more CPU than the insert), while
-  at a low rate every id still leaves at once, alone.
+  at a low rate every id still leaves at once, alone. With Redis as the broker, tasks
+  listed in `integrations.handoff` go through a plain Redis list instead (see there).
 """
 
 import logging
@@ -20,6 +21,8 @@ import threading
 import time
 
 from django.conf import settings
+
+from integrations import handoff
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +81,27 @@ class _Publisher:
                     break
                 batches.setdefault(task, []).append(item)
             for task, items in batches.items():
-                enqueue(task, items)
+                _send(task, items)
 
     def drain(self, timeout: float = 5) -> None:
         """Wait until everything submitted so far was published or given up (tests)."""
         deadline = time.monotonic() + timeout
         while not self._queue.empty() and time.monotonic() < deadline:
             time.sleep(0.01)
+
+
+def _send(task, items: list) -> None:
+    if not (handoff.available() and task.name in handoff.LISTS):
+        enqueue(task, items)
+        return
+    global _paused_until
+    if time.monotonic() < _paused_until:
+        return
+    try:
+        handoff.push(task.name, items)
+    except Exception as exc:  # the sweeper will find these rows
+        _paused_until = time.monotonic() + settings.ENQUEUE_BACKOFF_SECONDS
+        logger.warning("hand-off of %d id(s) failed (%s); the sweeper will retry", len(items), exc)
 
 
 publisher = _Publisher()
