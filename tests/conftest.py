@@ -9,28 +9,33 @@ SERVICE_NAMES = {"postgres": "PostgreSQL", "redis": "Redis"}
 _skipped_for_service: dict[str, int] = {}
 
 
+def _missing_service(item) -> str | None:
+    for service, label in SERVICE_NAMES.items():
+        if service in item.keywords and service in settings.SERVICES_MISSING:
+            return f"{label} unavailable: {settings.SERVICES_MISSING[service]}"
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked `postgres` or `redis` skip when the service is missing, or fail with
     REQUIRE_SERVICES=1 (as CI runs)."""
-    required = os.environ.get("REQUIRE_SERVICES") == "1"
-    missing = settings.SERVICES_MISSING
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        return  # pytest_runtest_setup fails them
     for item in items:
-        for service, label in SERVICE_NAMES.items():
-            if service in item.keywords and service in missing:
-                reason = f"{label} unavailable: {missing[service]}"
-                if required:
-                    item.add_marker(pytest.mark.usefixtures("_fail_missing_service"))
-                    item.user_properties.append(("missing_service", reason))
-                else:
-                    _skipped_for_service[service] = _skipped_for_service.get(service, 0) + 1
-                    item.add_marker(pytest.mark.skip(reason=reason))
-                break
+        reason = _missing_service(item)
+        if reason:
+            service = next(
+                s for s in SERVICE_NAMES if s in item.keywords and s in settings.SERVICES_MISSING
+            )
+            _skipped_for_service[service] = _skipped_for_service.get(service, 0) + 1
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture
-def _fail_missing_service(request):
-    reason = dict(request.node.user_properties)["missing_service"]
-    pytest.fail(f"REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+def pytest_runtest_setup(item):
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        reason = _missing_service(item)
+        if reason:
+            pytest.fail(f"REQUIRE_SERVICES=1 but {reason}", pytrace=False)
 
 
 def pytest_report_header(config):
