@@ -15,6 +15,8 @@ import redis
 from celery import signals
 from django.conf import settings
 
+from integrations.redis_connection import connect
+
 logger = logging.getLogger(__name__)
 
 # Only these tasks may be reached through a list: the list name maps to a known task.
@@ -26,14 +28,6 @@ def available() -> bool:
     return bool(settings.REDIS_URL)
 
 
-def _client(timeout: float) -> redis.Redis:
-    return redis.Redis.from_url(
-        settings.REDIS_URL,
-        socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
-        socket_timeout=timeout,
-    )
-
-
 _push_client: redis.Redis | None = None
 
 
@@ -41,7 +35,7 @@ def push(task_name: str, ids: list) -> None:
     """Raises redis.RedisError when Redis does not take them."""
     global _push_client
     if _push_client is None:
-        _push_client = _client(settings.REDIS_SOCKET_TIMEOUT)
+        _push_client = connect()
     _push_client.lpush(LISTS[task_name], *ids)
 
 
@@ -54,7 +48,7 @@ class Dispatcher(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        client = _client(timeout=5)
+        client = connect(timeout=5)  # longer than BRPOP's 1 s wait
         while not self.stopping.is_set():
             try:
                 popped = client.brpop(self.list_name, timeout=1)

@@ -10,6 +10,8 @@ import time
 import redis
 from django.conf import settings
 
+from integrations.redis_connection import connect
+
 logger = logging.getLogger(__name__)
 _client: redis.Redis | None = None
 
@@ -19,11 +21,7 @@ def _redis() -> redis.Redis | None:
     if not settings.REDIS_URL:
         return None
     if _client is None:
-        _client = redis.Redis.from_url(
-            settings.REDIS_URL,
-            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
-            socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-        )
+        _client = connect()
     return _client
 
 

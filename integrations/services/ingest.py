@@ -165,13 +165,14 @@ def rejected_delivery_record(
     headers,
     body_size: int | None = None,
 ) -> RejectedDelivery:
-    keep = settings.REJECTED_BODY_KEEP_BYTES if status_code == 413 else len(body)
+    """`body` is what was read; `body_size` the declared size when only its head was read."""
+    size = len(body) if body_size is None else body_size
     return RejectedDelivery.objects.create(
         account=account,
         status_code=status_code,
         reason=reason,
-        raw_body=body[:keep],
-        body_size=len(body) if body_size is None else body_size,
-        body_truncated=len(body) > keep or (body_size or 0) > len(body),
+        raw_body=body,
+        body_size=size,
+        body_truncated=size > len(body),
         headers=kept_headers(headers),
     )

@@ -29,28 +29,37 @@ logger = logging.getLogger(__name__)
 _paused_until = 0.0
 
 
-def enqueue(task, *args) -> bool:
+def _guarded(what: str, send) -> bool:
+    """Run `send`; after a failure, skip every send for ENQUEUE_BACKOFF_SECONDS."""
     global _paused_until
     if time.monotonic() < _paused_until:
         return False
     try:
-        task.apply_async(args=args, retry=False)
-    except Exception as exc:  # any broker error: the sweeper is the safety net
+        send()
+    except Exception as exc:  # any broker or Redis error: the sweeper is the safety net
         _paused_until = time.monotonic() + settings.ENQUEUE_BACKOFF_SECONDS
-        logger.warning("enqueue of %s%r failed (%s); the sweeper will retry", task.name, args, exc)
+        logger.warning("%s failed (%s); the sweeper will retry", what, exc)
         return False
     return True
 
 
+def enqueue(task, *args, countdown: float | None = None) -> bool:
+    return _guarded(
+        f"enqueue of {task.name}{args!r}",
+        lambda: task.apply_async(
+            args=args, retry=False, **({"countdown": countdown} if countdown else {})
+        ),
+    )
+
+
 class _Publisher:
     MAX_PENDING = 10_000
+    MAX_BATCH = 100
 
     def __init__(self):
         self._lock = threading.Lock()
         self._pid = None
-        self._queue: queue.Queue = queue.Queue()
-
-    MAX_BATCH = 100
+        self._queue: queue.Queue = queue.Queue(maxsize=self.MAX_PENDING)
 
     def submit(self, task, item) -> None:
         self._ensure_thread()
@@ -91,17 +100,10 @@ class _Publisher:
 
 
 def _send(task, items: list) -> None:
-    if not (handoff.available() and task.name in handoff.LISTS):
+    if handoff.available() and task.name in handoff.LISTS:
+        _guarded(f"hand-off of {len(items)} id(s)", lambda: handoff.push(task.name, items))
+    else:
         enqueue(task, items)
-        return
-    global _paused_until
-    if time.monotonic() < _paused_until:
-        return
-    try:
-        handoff.push(task.name, items)
-    except Exception as exc:  # the sweeper will find these rows
-        _paused_until = time.monotonic() + settings.ENQUEUE_BACKOFF_SECONDS
-        logger.warning("hand-off of %d id(s) failed (%s); the sweeper will retry", len(items), exc)
 
 
 publisher = _Publisher()

@@ -9,6 +9,7 @@ Idempotency-Key, so nps.today does not make a second member.
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 import httpx
 from django.conf import settings
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from integrations.clients import npstoday
 from integrations.models import Account
+from integrations.services.queueing import enqueue
 from ivr import ratelimit
 from ivr.models import DeliveryAttempt, SurveyTrigger
 from ivr.retry_policy import Verdict, decide
@@ -123,38 +125,44 @@ def _record(trigger, account, attempt, status_code, headers, body, error) -> str
     if decision.verdict is Verdict.FAILED:
         _set(trigger, Status.FAILED, reason=decision.reason, finished=True)
         return Status.FAILED
-    _set(trigger, Status.PENDING, reason=decision.reason, next_attempt_at=decision.next_attempt_at)
-    _schedule(trigger.pk, decision.next_attempt_at - now)
+    wait = max(0.0, (decision.next_attempt_at - now).total_seconds())
+    countdown = wait <= settings.TRIGGER_COUNTDOWN_MAX_SECONDS
+    _set(
+        trigger,
+        Status.PENDING,
+        reason=decision.reason,
+        next_attempt_at=decision.next_attempt_at,
+        # A short wait also goes to Celery as a countdown (the fast path); the row is what
+        # counts, and the sweeper sends it if that message is lost.
+        queued_at=decision.next_attempt_at if countdown else None,
+    )
+    if countdown:
+        from ivr.tasks import deliver_trigger
+
+        transaction.on_commit(partial(enqueue, deliver_trigger, trigger.pk, countdown=wait))
     return Status.PENDING
 
 
-def _set(trigger, status, *, reason="", next_attempt_at=None, finished=False, undo_try=False):
+def _set(
+    trigger,
+    status,
+    *,
+    reason="",
+    next_attempt_at=None,
+    queued_at=None,
+    finished=False,
+    undo_try=False,
+):
     updates = {"status": status, "reason": reason, "last_status_code": trigger.last_status_code}
     if next_attempt_at is not None:
         updates["next_attempt_at"] = next_attempt_at
+    if queued_at is not None:
+        updates["queued_at"] = queued_at
     if finished:
         updates["finished_at"] = timezone.now()
     if undo_try:  # nothing was sent: this was not a try
         updates["attempt_count"] = F("attempt_count") - 1
     SurveyTrigger.objects.filter(pk=trigger.pk).update(**updates)
-
-
-def _schedule(trigger_id: int, delay: timedelta) -> None:
-    """Short waits also go to Celery as a countdown (the fast path); the database row is
-    what counts, and the sweeper sends it if that message is lost."""
-    from ivr.tasks import deliver_trigger
-
-    seconds = max(0.0, delay.total_seconds())
-    if seconds <= settings.TRIGGER_COUNTDOWN_MAX_SECONDS:
-        SurveyTrigger.objects.filter(pk=trigger_id).update(queued_at=timezone.now() + delay)
-        transaction.on_commit(lambda: _countdown(deliver_trigger, trigger_id, seconds))
-
-
-def _countdown(task, trigger_id: int, seconds: float) -> None:
-    try:
-        task.apply_async(args=[trigger_id], countdown=seconds, retry=False)
-    except Exception as exc:  # the sweeper will send it
-        logger.warning("could not schedule retry of trigger %s: %s", trigger_id, exc)
 
 
 # --- the nps.today key's health: auto-disable after a long failure streak ----------------
@@ -194,7 +202,6 @@ def npstoday_key_record_failure(account: Account, reason: str) -> None:
 
 def survey_triggers_sweep(*, now=None) -> dict[str, int]:
     """Queue due triggers, reclaim ones a dead worker held, hold those of disabled keys."""
-    from integrations.services.queueing import enqueue
     from ivr.tasks import deliver_trigger
 
     now = now or timezone.now()
