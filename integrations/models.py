@@ -133,7 +133,9 @@ class InboundEvent(models.Model):
     processing_attempts = models.PositiveIntegerField(default=0)
     processing_started_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
-    swept_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the event was last handed to a worker."
+    )
 
     class Meta:
         ordering = ["-received_at"]
@@ -143,6 +145,13 @@ class InboundEvent(models.Model):
         indexes = [
             models.Index(fields=["status", "received_at"], name="inbound_status_received"),
             models.Index(fields=["account", "event_type"], name="inbound_account_type"),
+            # What the dispatcher polls for: received, never handed to a worker. Small,
+            # since rows leave it within a poll interval.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(status="received", queued_at=None),
+                name="inbound_awaiting_dispatch",
+            ),
         ]
 
     def __str__(self) -> str:

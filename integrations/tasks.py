@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from integrations import handoff  # noqa: F401  (starts the hand-off dispatcher in workers)
+from integrations import dispatcher  # noqa: F401  (starts the dispatcher in workers)
 
 
 @shared_task(acks_late=True)

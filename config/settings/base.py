@@ -152,14 +152,16 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Dixa ingest --------------------------------------------------------------------------
 DIXA_MAX_BODY_BYTES = 1024 * 1024
 DIXA_SIGNATURE_TOLERANCE_SECONDS = env.int("DIXA_SIGNATURE_TOLERANCE_SECONDS", default=300)
-# An event committed but not picked up within this long is re-enqueued by the sweeper.
+# Each Celery worker's dispatcher thread polls for newly stored events this often (0: off).
+INBOUND_DISPATCH_INTERVAL_SECONDS = env.float("INBOUND_DISPATCH_INTERVAL_SECONDS", default=0.05)
+# An event no dispatcher took within this long is queued by the beat sweeper instead.
 INBOUND_SWEEP_GRACE_SECONDS = env.float("INBOUND_SWEEP_GRACE_SECONDS", default=5)
+# An event queued this long ago and still not claimed (a lost message) is queued again.
+INBOUND_REQUEUE_AFTER_SECONDS = env.float("INBOUND_REQUEUE_AFTER_SECONDS", default=60)
 # An event stuck in "processing" this long (a worker died) goes back to the queue.
 INBOUND_PROCESSING_TIMEOUT_SECONDS = env.int("INBOUND_PROCESSING_TIMEOUT_SECONDS", default=300)
-# After an enqueue fails (Redis down), the web process stops trying for this long.
+# After an enqueue fails (Redis down), a process stops trying for this long.
 ENQUEUE_BACKOFF_SECONDS = env.float("ENQUEUE_BACKOFF_SECONDS", default=5)
-# Ingest publishes from a background thread so that a broker outage never delays the 2xx.
-ENQUEUE_IN_BACKGROUND = env.bool("ENQUEUE_IN_BACKGROUND", default=True)
 REJECTED_BODY_KEEP_BYTES = 64 * 1024
 
 # --- Outside APIs and the relay ----------------------------------------------------------

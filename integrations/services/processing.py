@@ -3,7 +3,6 @@
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -18,9 +17,9 @@ logger = logging.getLogger(__name__)
 
 Status = InboundEvent.Status
 Outcome = InboundEvent.Outcome
+DISPATCH_BATCH = 500
 SWEEP_BATCH = 500
-SWEEP_CHUNK = 20  # ids per task, so that several workers share a backlog
-RESWEEP_AFTER = timedelta(seconds=60)
+DISPATCH_CHUNK = 20  # ids per task, so that several workers share a backlog
 
 
 def inbound_event_process(*, event_pk: int) -> bool:
@@ -64,6 +63,14 @@ def _finish(event: InboundEvent, status: str, outcome: str, reason: str) -> None
     )
 
 
+def inbound_events_dispatch(*, now=None, limit: int = DISPATCH_BATCH) -> int | None:
+    """Hand events no worker has been given yet to Celery, oldest first. The worker's
+    dispatcher thread calls this every INBOUND_DISPATCH_INTERVAL_SECONDS. Returns how many
+    were handed over, or None when the broker refused them (they stay unqueued)."""
+    awaiting = InboundEvent.objects.filter(status=Status.RECEIVED, queued_at=None)
+    return _hand_off(awaiting, now=now or timezone.now(), limit=limit)
+
+
 @dataclass(frozen=True)
 class SweepResult:
     requeued: int
@@ -71,48 +78,56 @@ class SweepResult:
 
 
 def inbound_events_sweep(*, now=None) -> SweepResult:
-    """Re-enqueue events committed but not picked up, and reclaim ones a dead worker held."""
-    from integrations.tasks import process_inbound_events
-
+    """The safety net behind the dispatcher: reclaim events a dead worker held, queue events
+    no dispatcher took within INBOUND_SWEEP_GRACE_SECONDS, and queue again events whose
+    message was lost (handed over INBOUND_REQUEUE_AFTER_SECONDS ago, never claimed)."""
     now = now or timezone.now()
     stuck_before = now - timedelta(seconds=settings.INBOUND_PROCESSING_TIMEOUT_SECONDS)
     reclaimed = InboundEvent.objects.filter(
         status=Status.PROCESSING, processing_started_at__lt=stuck_before
-    ).update(status=Status.RECEIVED, swept_at=None)
+    ).update(status=Status.RECEIVED, queued_at=None)
 
-    received_before = now - timedelta(seconds=settings.INBOUND_SWEEP_GRACE_SECONDS)
-    due = InboundEvent.objects.filter(
-        status=Status.RECEIVED, received_at__lt=received_before
-    ).filter(Q(swept_at=None) | Q(swept_at__lt=now - RESWEEP_AFTER))
-    pks = list(due.order_by("received_at").values_list("pk", flat=True)[:SWEEP_BATCH])
-    if pks:
-        InboundEvent.objects.filter(pk__in=pks).update(swept_at=now)
-        for chunk in _chunks(pks, SWEEP_CHUNK):
-            if not enqueue(process_inbound_events, chunk):
-                # Broker down: let the next sweep try these again.
-                InboundEvent.objects.filter(pk__in=pks, status=Status.RECEIVED).update(
-                    swept_at=None
-                )
-                break
-    if pks or reclaimed:
-        logger.info("sweep: %d re-enqueued, %d reclaimed from dead workers", len(pks), reclaimed)
-    return SweepResult(requeued=len(pks), reclaimed=reclaimed)
+    grace = timedelta(seconds=settings.INBOUND_SWEEP_GRACE_SECONDS)
+    requeue_after = timedelta(seconds=settings.INBOUND_REQUEUE_AFTER_SECONDS)
+    due = InboundEvent.objects.filter(status=Status.RECEIVED).filter(
+        Q(queued_at=None, received_at__lt=now - grace) | Q(queued_at__lt=now - requeue_after)
+    )
+    requeued = _hand_off(due, now=now, limit=SWEEP_BATCH) or 0
+    if requeued or reclaimed:
+        logger.info("sweep: %d queued, %d reclaimed from dead workers", requeued, reclaimed)
+    return SweepResult(requeued=requeued, reclaimed=reclaimed)
+
+
+def _hand_off(queryset: QuerySet[InboundEvent], *, now, limit: int) -> int | None:
+    """Mark up to `limit` events queued and publish them in chunks. Concurrent callers (two
+    workers' dispatchers, a sweep) never take the same rows (SKIP LOCKED on PostgreSQL; one
+    writer at a time on SQLite). What the broker refuses is unmarked for the next pass."""
+    from integrations.tasks import process_inbound_events
+
+    if not queryset.exists():  # the usual answer: a plain read, no lock, no transaction
+        return 0
+    with transaction.atomic():
+        pks = list(
+            queryset.order_by("pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        InboundEvent.objects.filter(pk__in=pks).update(queued_at=now)
+    for start in range(0, len(pks), DISPATCH_CHUNK):
+        if not enqueue(process_inbound_events, pks[start : start + DISPATCH_CHUNK]):
+            InboundEvent.objects.filter(pk__in=pks[start:], status=Status.RECEIVED).update(
+                queued_at=None
+            )
+            return None
+    return len(pks)
 
 
 @transaction.atomic
 def inbound_events_reprocess(*, queryset: QuerySet[InboundEvent]) -> int:
-    """Send events through their handlers again (handlers are idempotent)."""
-    from integrations.tasks import process_inbound_events
-
+    """Send events through their handlers again (handlers are idempotent): back to
+    `received` and unqueued, so that the dispatcher hands them to a worker."""
     pks = list(queryset.exclude(status=Status.PROCESSING).values_list("pk", flat=True))
     InboundEvent.objects.filter(pk__in=pks).update(
-        status=Status.RECEIVED, outcome="", outcome_reason="", swept_at=None
+        status=Status.RECEIVED, outcome="", outcome_reason="", queued_at=None
     )
-    for chunk in _chunks(pks, SWEEP_CHUNK):
-        transaction.on_commit(partial(enqueue, process_inbound_events, chunk))
     return len(pks)
-
-
-def _chunks(items: list, size: int):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

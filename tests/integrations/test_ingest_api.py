@@ -7,6 +7,7 @@ from django.db import OperationalError
 
 from integrations.dixa import catalogue, samples, signature
 from integrations.models import InboundEvent, RejectedDelivery
+from integrations.services import ingest
 from integrations.services.api_keys import api_key_revoke
 from tests.integrations.factories import SigningSecretFactory
 
@@ -240,35 +241,26 @@ def test_get_is_405(client):
 
 def test_database_outage_is_503_so_dixa_retries(client, issued_key):
     body = samples.encode(samples.event("ConversationClosed"))
-    with mock.patch(
-        "integrations.services.ingest._insert_unless_present",
-        side_effect=OperationalError("server closed the connection"),
+    with mock.patch.object(
+        ingest._group_commit, "write", side_effect=OperationalError("server closed the connection")
     ):
         response = post(client, body, issued_key.plaintext)
     assert response.status_code == 503
     assert response["Retry-After"] == "60"
 
 
-def test_commit_enqueues_processing_once(client, issued_key, django_capture_on_commit_callbacks):
-    body = samples.encode(samples.event("ConversationClosed"))
-    with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
-        with django_capture_on_commit_callbacks(execute=True):
-            post(client, body, issued_key.plaintext)
-        with django_capture_on_commit_callbacks(execute=True):
-            post(client, body, issued_key.plaintext)  # duplicate: nothing more to do
-    event = InboundEvent.objects.get()
-    apply_async.assert_called_once_with(args=([event.pk],), retry=False)
-
-
-def test_broker_failure_does_not_fail_the_delivery(
-    client, issued_key, django_capture_on_commit_callbacks
-):
+def test_ingest_leaves_the_broker_alone_and_the_event_to_the_dispatcher(client, issued_key):
+    # given a broker that would fail any publish
     body = samples.encode(samples.event("ConversationClosed"))
     with mock.patch(
         "integrations.tasks.process_inbound_events.apply_async",
         side_effect=ConnectionError("redis down"),
-    ):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = post(client, body, issued_key.plaintext)
-    assert response.status_code == 202
-    assert InboundEvent.objects.get().status == InboundEvent.Status.RECEIVED
+    ) as apply_async:
+        # when a delivery and its repeat arrive
+        response = post(client, body, issued_key.plaintext)
+        repeat = post(client, body, issued_key.plaintext)
+    # then both are answered without a publish; the event awaits the dispatcher
+    assert (response.status_code, repeat.status_code) == (202, 200)
+    apply_async.assert_not_called()
+    event = InboundEvent.objects.get()
+    assert (event.status, event.queued_at) == (InboundEvent.Status.RECEIVED, None)

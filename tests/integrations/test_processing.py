@@ -8,7 +8,9 @@ from integrations import events
 from integrations.events import HandlerResult
 from integrations.models import InboundEvent
 from integrations.services.processing import (
+    DISPATCH_CHUNK,
     inbound_event_process,
+    inbound_events_dispatch,
     inbound_events_reprocess,
     inbound_events_sweep,
 )
@@ -78,33 +80,85 @@ def test_handler_error_marks_the_event_failed_with_the_reason():
     assert event.outcome_reason == "RuntimeError: boom"
 
 
-def test_sweeper_requeues_committed_but_unqueued_events_once():
-    # given one old unprocessed event and one that just arrived
-    old = InboundEventFactory()
-    InboundEvent.objects.filter(pk=old.pk).update(
-        received_at=timezone.now() - timedelta(seconds=30)
+def _age(event, seconds: float, field: str = "received_at") -> None:
+    InboundEvent.objects.filter(pk=event.pk).update(
+        **{field: timezone.now() - timedelta(seconds=seconds)}
     )
-    fresh = InboundEventFactory()
+
+
+@pytest.fixture
+def apply_async():
+    with mock.patch("integrations.tasks.process_inbound_events.apply_async") as patched:
+        yield patched
+
+
+def test_dispatch_hands_new_events_over_once_oldest_first(apply_async):
+    # given two stored events and one already processed
+    first, second = InboundEventFactory(), InboundEventFactory()
+    InboundEventFactory(status=Status.PROCESSED)
+    # when the dispatcher polls twice
+    handed = inbound_events_dispatch()
+    again = inbound_events_dispatch()
+    # then both went over in one message, marked queued, and not again
+    assert (handed, again) == (2, 0)
+    apply_async.assert_called_once_with(args=([first.pk, second.pk],), retry=False)
+    assert InboundEvent.objects.filter(queued_at=None, status=Status.RECEIVED).count() == 0
+
+
+def test_dispatch_splits_a_backlog_into_chunks_and_stops_at_the_limit(apply_async):
+    events_ = [InboundEventFactory() for _ in range(DISPATCH_CHUNK + 5)]
+    assert inbound_events_dispatch(limit=DISPATCH_CHUNK + 3) == DISPATCH_CHUNK + 3
+    sent = [call.kwargs["args"][0] for call in apply_async.call_args_list]
+    assert [len(ids) for ids in sent] == [DISPATCH_CHUNK, 3]
+    assert sum(sent, []) == [e.pk for e in events_[: DISPATCH_CHUNK + 3]]
+    assert inbound_events_dispatch() == 2
+
+
+def test_dispatch_leaves_events_unqueued_when_the_broker_refuses():
+    event = InboundEventFactory()
+    with mock.patch(
+        "integrations.tasks.process_inbound_events.apply_async", side_effect=ConnectionError
+    ):
+        assert inbound_events_dispatch() is None
+    assert InboundEvent.objects.get(pk=event.pk).queued_at is None
     with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
-        # when
-        first = inbound_events_sweep()
-        second = inbound_events_sweep()
-    # then only the old one, and not again straight away
-    assert first.requeued == 1 and second.requeued == 0
+        assert inbound_events_dispatch() == 1
+    apply_async.assert_called_once_with(args=([event.pk],), retry=False)
+
+
+def test_sweeper_queues_events_no_dispatcher_took_after_the_grace(settings, apply_async):
+    # given one unqueued event older than the grace and one that just arrived
+    old, fresh = InboundEventFactory(), InboundEventFactory()
+    _age(old, settings.INBOUND_SWEEP_GRACE_SECONDS + 1)
+    # when the sweeper runs twice
+    first, second = inbound_events_sweep(), inbound_events_sweep()
+    # then only the old one went, once; the fresh one is left to the dispatcher
+    assert (first.requeued, second.requeued) == (1, 0)
     apply_async.assert_called_once_with(args=([old.pk],), retry=False)
-    assert InboundEvent.objects.get(pk=fresh.pk).swept_at is None
+    assert InboundEvent.objects.get(pk=fresh.pk).queued_at is None
 
 
-def test_sweeper_tries_again_later_when_the_broker_is_down():
+def test_sweeper_queues_again_an_event_whose_message_was_lost(settings, apply_async):
+    # given an event handed over long ago and never claimed, and one handed over just now
+    lost, recent = InboundEventFactory(), InboundEventFactory()
+    InboundEvent.objects.update(queued_at=timezone.now())
+    _age(lost, settings.INBOUND_REQUEUE_AFTER_SECONDS + 1, field="queued_at")
+    # when
+    result = inbound_events_sweep()
+    # then only the lost one is queued again
+    assert result.requeued == 1
+    apply_async.assert_called_once_with(args=([lost.pk],), retry=False)
+    assert InboundEvent.objects.get(pk=recent.pk).queued_at < timezone.now()
+
+
+def test_sweeper_tries_again_later_when_the_broker_is_down(settings):
     old = InboundEventFactory()
-    InboundEvent.objects.filter(pk=old.pk).update(
-        received_at=timezone.now() - timedelta(seconds=30)
-    )
+    _age(old, settings.INBOUND_SWEEP_GRACE_SECONDS + 1)
     with mock.patch(
         "integrations.tasks.process_inbound_events.apply_async", side_effect=ConnectionError
     ):
         inbound_events_sweep()
-    assert InboundEvent.objects.get(pk=old.pk).swept_at is None
+    assert InboundEvent.objects.get(pk=old.pk).queued_at is None
     with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
         inbound_events_sweep()
     apply_async.assert_called_once()
@@ -124,13 +178,16 @@ def test_sweeper_reclaims_events_held_by_a_dead_worker(settings):
     assert InboundEvent.objects.get(pk=busy.pk).status == Status.PROCESSING
 
 
-def test_reprocess_resets_and_the_handler_runs_again(handler, django_capture_on_commit_callbacks):
+def test_reprocess_resets_and_the_handler_runs_again(handler, apply_async):
+    # given a processed event
     event = InboundEventFactory(event_type="ConversationRated")
     inbound_event_process(event_pk=event.pk)
-    with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
-        with django_capture_on_commit_callbacks(execute=True):
-            count = inbound_events_reprocess(queryset=InboundEvent.objects.filter(pk=event.pk))
+    inbound_events_dispatch()  # nothing to hand over: it was processed
+    # when an admin reprocesses it
+    count = inbound_events_reprocess(queryset=InboundEvent.objects.filter(pk=event.pk))
+    # then the dispatcher hands it over again and the handler runs a second time
     assert count == 1
+    assert inbound_events_dispatch() == 1
     apply_async.assert_called_once_with(args=([event.pk],), retry=False)
     inbound_event_process(event_pk=event.pk)
     assert handler == [event.pk, event.pk]

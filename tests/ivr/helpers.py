@@ -48,14 +48,14 @@ def closed_body(casing="snake", event_type="ConversationClosed", **conversation)
 def stored_event(account, body: dict | None = None, **conversation) -> InboundEvent:
     """Stored the way ingest stores it (without the HTTP request)."""
     raw = samples.encode(body or closed_body(**conversation))
-    event, _ = inbound_event_record(
+    pk = inbound_event_record(
         account=account,
         envelope=envelope.parse(raw),
         raw_body=raw,
         headers={},
         verification=InboundEvent.Verification.VERIFIED,
     )
-    return event
+    return InboundEvent.objects.get(pk=pk)
 
 
 def expected_member(guid) -> dict:

@@ -47,6 +47,7 @@ def process_env(tmp_path: Path, **overrides) -> dict[str, str]:
         RELAY_RUN_DIR=str(tmp_path / "run"),
         SWEEP_INTERVAL_SECONDS="1",
         INBOUND_SWEEP_GRACE_SECONDS="1",
+        INBOUND_REQUEUE_AFTER_SECONDS="5",
         ENQUEUE_BACKOFF_SECONDS="1",
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
