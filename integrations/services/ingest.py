@@ -146,9 +146,7 @@ def _insert_rows(rows) -> list[int | None]:
             [value for row in distinct for value in row],
         )
         stored = {(account_id, event_id): pk for pk, account_id, event_id in cursor.fetchall()}
-    return [
-        stored.get(key) if first_of[key] == index else None for index, key in enumerate(keys)
-    ]
+    return [stored.get(key) if first_of[key] == index else None for index, key in enumerate(keys)]
 
 
 _group_commit: GroupCommit[tuple, int] = GroupCommit(_insert_rows, max_batch=INSERT_BATCH_MAX)

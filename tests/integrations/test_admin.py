@@ -134,7 +134,11 @@ def test_reprocess_action_requeues_events(admin_client, account):
     )
     event.refresh_from_db()
     # back in the dispatcher's hands
-    assert (event.status, event.queued_at, event.outcome) == (InboundEvent.Status.RECEIVED, None, "")
+    assert (event.status, event.queued_at, event.outcome) == (
+        InboundEvent.Status.RECEIVED,
+        None,
+        "",
+    )
 
 
 def test_event_and_rejection_pages_render_the_raw_body(admin_client, account):
