@@ -54,6 +54,12 @@ def _timestamp(value) -> datetime | None:
         return None
 
 
+def _text(value, limit: int) -> str:
+    """An indexed copy of a value; the raw body keeps the original. NUL characters are
+    dropped because PostgreSQL text cannot hold them."""
+    return str(value or "").replace("\x00", "")[:limit]
+
+
 def _csid(value) -> int | None:
     if isinstance(value, bool):
         return None
@@ -79,10 +85,14 @@ def parse(body: bytes) -> Envelope:
         raise EnvelopeError("event_id (or eventId) is missing or not a string")
     if len(event_id) > MAX_EVENT_ID_LENGTH:
         raise EnvelopeError(f"event_id is longer than {MAX_EVENT_ID_LENGTH} characters")
+    if "\x00" in event_id:
+        raise EnvelopeError("event_id contains a NUL character")
 
     event_fqn = pick(document, "event_fqn")
     if not isinstance(event_fqn, str) or not event_fqn.strip():
         raise EnvelopeError("event_fqn (or eventFqn) is missing or not a string")
+    if "\x00" in event_fqn:
+        raise EnvelopeError("event_fqn contains a NUL character")
     event_fqn = event_fqn.strip()[:100]
     known = catalogue.resolve(event_fqn)
 
@@ -96,9 +106,9 @@ def parse(body: bytes) -> Envelope:
         event_type=known or event_fqn,
         is_known_type=known is not None,
         event_timestamp=_timestamp(pick(document, "event_timestamp")),
-        organization_id=str(_as_dict(document.get("organization")).get("id") or "")[:64],
+        organization_id=_text(_as_dict(document.get("organization")).get("id"), 64),
         csid=_csid(conversation.get("csid")),
-        queue_id=str(queue.get("id") or "")[:64],
-        channel=channel[:40] if isinstance(channel, str) else "",
+        queue_id=_text(queue.get("id"), 64),
+        channel=_text(channel, 40) if isinstance(channel, str) else "",
         data=data,
     )

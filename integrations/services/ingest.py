@@ -6,21 +6,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.utils import timezone
 
 from integrations.dixa import envelope as envelope_parser
 from integrations.dixa import signature
 from integrations.models import Account, ApiKey, InboundEvent, RejectedDelivery
-from integrations.services.group_commit import GroupCommit
 from integrations.ttl_cache import TTLCache
 
 logger = logging.getLogger(__name__)
 
 # The request headers worth keeping with an event. Authorization is never stored.
-INSERT_BATCH_MAX = 100
-
 KEPT_HEADERS = ("X-Dixa-Subscription-Id", "X-Dixa-Signature", "Content-Type", "User-Agent")
 
 
@@ -104,7 +100,7 @@ def inbound_event_record(
         headers=headers,
         verification=verification,
     )
-    return _group_commit.submit(row)
+    return _insert(row)
 
 
 def event_row(*, account_id, envelope, raw_body, headers, verification) -> tuple:
@@ -131,64 +127,42 @@ def event_row(*, account_id, envelope, raw_body, headers, verification) -> tuple
     return tuple(given[c] if c in given else defaults[c] for c in _columns())
 
 
-def _insert_rows(rows) -> list[int | None]:
-    """One `INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING` for the batch,
-    committed on its own (autocommit). A row whose (account, event id) is already stored,
-    or appears earlier in the same batch, gets None."""
-    keys = [(row[0], row[1]) for row in rows]  # account_id, event_id lead `_columns()`
-    first_of: dict = {}
-    for index, key in enumerate(keys):
-        first_of.setdefault(key, index)
-    distinct = [rows[index] for index in first_of.values()]
+def _insert(row: tuple) -> int | None:
+    """One `INSERT ... ON CONFLICT DO NOTHING RETURNING id` statement, committed on its own
+    (autocommit): no transaction round trips and no error to unwind for a duplicate."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            _insert_sql(connection.vendor, len(distinct)),
-            [value for row in distinct for value in row],
-        )
-        stored = {(account_id, event_id): pk for pk, account_id, event_id in cursor.fetchall()}
-    return [stored.get(key) if first_of[key] == index else None for index, key in enumerate(keys)]
-
-
-_group_commit: GroupCommit[tuple, int] = GroupCommit(_insert_rows, max_batch=INSERT_BATCH_MAX)
+        cursor.execute(_insert_sql(connection.vendor), row)
+        stored = cursor.fetchone()
+    return stored[0] if stored else None
 
 
 @lru_cache(maxsize=1)
 def _columns() -> tuple[str, ...]:
-    columns = tuple(f.column for f in InboundEvent._meta.concrete_fields if not f.primary_key)
-    if columns[:2] != ("account_id", "event_id"):
-        raise ImproperlyConfigured("_insert_rows keys rows by InboundEvent's first two columns")
-    return columns
+    return tuple(f.column for f in InboundEvent._meta.concrete_fields if not f.primary_key)
 
 
 @lru_cache(maxsize=4)
 def _defaults(vendor: str) -> dict:
-    """Prepared values for the columns ingest does not set (status, outcome, ...): each
-    field's default, exactly what `InboundEvent()` would have saved."""
+    """Each column's default, prepared: what `InboundEvent()` would save for the columns
+    event_row() leaves alone (status, outcome, ...)."""
     return {
         field.column: field.get_db_prep_save(field.get_default(), connection)
         for field in InboundEvent._meta.concrete_fields
-        if not field.primary_key and field.column not in _GIVEN
+        if not field.primary_key
     }
 
 
-# Columns event_row() fills in; every other column takes its model default.
-_GIVEN = frozenset(
-    "account_id event_id event_type event_fqn is_known_type event_timestamp csid queue_id "
-    "channel organization_id raw_body headers verification received_at".split()
-)
-
-
-@lru_cache(maxsize=INSERT_BATCH_MAX * 2)
-def _insert_sql(vendor: str, rows: int) -> str:
+@lru_cache(maxsize=4)
+def _insert_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(c) for c in _columns())
-    values = ", ".join(["(" + ", ".join(["%s"] * len(_columns())) + ")"] * rows)
+    placeholders = ", ".join(["%s"] * len(_columns()))
     # Identifiers come from the model's metadata; every value is a bound parameter.
     table, pk = quote(InboundEvent._meta.db_table), quote(InboundEvent._meta.pk.column)
     key = f"{quote('account_id')}, {quote('event_id')}"
     return (
-        f"INSERT INTO {table} ({columns}) VALUES {values} "  # noqa: S608
-        f"ON CONFLICT ({key}) DO NOTHING RETURNING {pk}, {key}"
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+        f"ON CONFLICT ({key}) DO NOTHING RETURNING {pk}"
     )
 
 

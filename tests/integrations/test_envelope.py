@@ -112,6 +112,8 @@ def test_event_id_is_opaque():
         (json.dumps({"event_id": {"a": 1}, "event_fqn": "X"}).encode(), "event_id"),
         (json.dumps({"event_id": "e", "data": {}}).encode(), "event_fqn"),
         (json.dumps({"event_id": "e" * 256, "event_fqn": "X"}).encode(), "longer than"),
+        (json.dumps({"event_id": "e\x00", "event_fqn": "X"}).encode(), "event_id contains a NUL"),
+        (json.dumps({"event_id": "e", "event_fqn": "X\x00"}).encode(), "event_fqn contains a NUL"),
     ],
 )
 def test_malformed_bodies_are_refused_with_a_reason(raw, reason):

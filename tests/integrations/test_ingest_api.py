@@ -4,8 +4,9 @@ from unittest import mock
 
 import pytest
 from django.db import OperationalError
+from django.utils import timezone
 
-from integrations.dixa import catalogue, samples, signature
+from integrations.dixa import catalogue, envelope, samples, signature
 from integrations.models import InboundEvent, RejectedDelivery
 from integrations.services import ingest
 from integrations.services.api_keys import api_key_revoke
@@ -53,6 +54,43 @@ def test_signed_delivery_is_stored_byte_for_byte_and_acknowledged(client, signed
     assert event.headers["X-Dixa-Subscription-Id"] == "beabb3e2-3a10-4a44-9a88-9359887a139f"
     assert "Authorization" not in event.headers
     assert response.json() == {"status": "accepted", "event_id": event.event_id, "id": event.pk}
+
+
+def test_the_stored_row_holds_the_parsed_essentials_and_the_model_defaults(client, issued_key):
+    # given a delivery with every essential present
+    payload = samples.event("ConversationClosed")
+    body = samples.encode(payload)
+    parsed = envelope.parse(body)
+    before = timezone.now()
+    # when
+    post(client, body, issued_key.plaintext)
+    # then the columns ingest writes itself hold what the parser found, and every other
+    # column what InboundEvent() would have saved
+    event = InboundEvent.objects.get()
+    assert event.account_id == issued_key.api_key.account_id
+    assert (event.event_id, event.event_fqn, event.event_type, event.is_known_type) == (
+        parsed.event_id,
+        parsed.event_fqn,
+        "ConversationClosed",
+        True,
+    )
+    assert (event.csid, event.queue_id, event.channel, event.organization_id) == (
+        parsed.csid,
+        parsed.queue_id,
+        parsed.channel,
+        parsed.organization_id,
+    )
+    assert parsed.csid and parsed.queue_id and parsed.organization_id
+    assert event.event_timestamp == parsed.event_timestamp is not None
+    assert before <= event.received_at <= timezone.now()
+    assert event.headers == {
+        "Content-Type": "application/json",
+        "X-Dixa-Subscription-Id": "beabb3e2-3a10-4a44-9a88-9359887a139f",
+    }
+    fresh = InboundEvent()
+    for field in ("status", "outcome", "outcome_reason", "processing_attempts", "queued_at"):
+        assert getattr(event, field) == getattr(fresh, field), field
+    assert (event.processing_started_at, event.processed_at) == (None, None)
 
 
 def test_basic_auth_with_the_key_as_password(client, issued_key):
@@ -204,6 +242,8 @@ def test_unknown_type_is_stored_not_refused(client, issued_key):
         (b'{"event_fqn": "CONVERSATION_CLOSED"}', "event_id"),
         (b'{"event_id": "e-1"}', "event_fqn"),
         (b"", "not valid JSON"),
+        (b'{"event_id": "e\\u0000", "event_fqn": "CONVERSATION_CLOSED"}', "NUL"),
+        (b'{"event_id": "e-2", "event_fqn": "CONVERSATION\\u0000CLOSED"}', "NUL"),
     ],
 )
 def test_malformed_body_is_400_with_reason_and_kept_raw(client, issued_key, body, reason):
@@ -213,6 +253,23 @@ def test_malformed_body_is_400_with_reason_and_kept_raw(client, issued_key, body
     rejected = RejectedDelivery.objects.get()
     assert bytes(rejected.raw_body) == body
     assert rejected.account == issued_key.api_key.account
+
+
+def test_nul_characters_in_indexed_fields_are_dropped_from_the_index_not_refused(
+    client, issued_key
+):
+    # given NUL characters where PostgreSQL text cannot hold them, outside the essentials
+    payload = samples.event("ConversationClosed")
+    payload["data"]["conversation"]["channel"] = "em\u0000ail"
+    payload["data"]["conversation"]["queue"] = {"id": "q\u0000-1", "name": "Support"}
+    body = samples.encode(payload)
+    # when
+    response = post(client, body, issued_key.plaintext)
+    # then the event is stored, its raw body untouched
+    assert response.status_code == 202
+    event = InboundEvent.objects.get()
+    assert (event.channel, event.queue_id) == ("email", "q-1")
+    assert bytes(event.raw_body) == body
 
 
 def test_oversize_body_is_413_and_its_head_kept(client, issued_key, settings):
@@ -242,7 +299,7 @@ def test_get_is_405(client):
 def test_database_outage_is_503_so_dixa_retries(client, issued_key):
     body = samples.encode(samples.event("ConversationClosed"))
     with mock.patch.object(
-        ingest._group_commit, "write", side_effect=OperationalError("server closed the connection")
+        ingest, "_insert", side_effect=OperationalError("server closed the connection")
     ):
         response = post(client, body, issued_key.plaintext)
     assert response.status_code == 503
