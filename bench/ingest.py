@@ -52,11 +52,14 @@ def run() -> str:
                 statuses[name][code] = statuses[name].get(code, 0) + n
 
         throughput = {"bare": [], "ingest": []}
+        cpu = {"bare": [], "ingest": []}
+        meter = stack.CpuMeter(server.pid)
         for _ in range(ROUNDS):  # alternate so that machine noise hits both alike
             for name, path in (("bare", "/bench/bare"), ("ingest", "/api/dixa/relay")):
-                result = load.closed_loop(
-                    "127.0.0.1", port, _requests(port, path, key, PER_ROUND), CONCURRENCY
-                )
+                requests = _requests(port, path, key, PER_ROUND)
+                meter.start()
+                result = load.closed_loop("127.0.0.1", port, requests, CONCURRENCY)
+                cpu[name].append(meter.stop(PER_ROUND))
                 throughput[name].append(result.throughput)
                 for code, n in result.statuses.items():
                     statuses[name][code] = statuses[name].get(code, 0) + n
@@ -81,10 +84,11 @@ def run() -> str:
     lines = [
         "## Ingest: `POST /api/dixa/relay` vs a bare Django view",
         "",
-        f"gunicorn, {GUNICORN_WORKERS} sync workers, PostgreSQL, Redis broker (no Celery worker "
+        f"gunicorn, {_server()}, PostgreSQL, Redis broker (no Celery worker "
         "running, so the figures are the acknowledgement path alone). Every ingest request is a "
         "distinct ConversationClosed event with a fresh X-DIXA-SIGNATURE, authenticated by API "
-        "key, verified, parsed, inserted and handed to the publisher thread before the 202. "
+        "key, verified, parsed and committed before the 202 (nothing else: the worker's "
+        "dispatcher finds new rows itself). "
         "The bare view reads the same body and answers 202. Connections are not kept alive "
         "(gunicorn sync workers close them), so each request includes a TCP connect.",
         "",
@@ -97,6 +101,13 @@ def run() -> str:
         f"| ingest | {', '.join(f'{v:.0f}' for v in throughput['ingest'])} | {med['ingest']:.0f} |",
         "",
         f"**Ingest / bare throughput: {ratio:.2f}** (goal ≥ 0.60).",
+        "",
+        "**CPU per request** during those rounds (µs, median of rounds; the three share the "
+        "machine's cores, so throughput follows their sum):",
+        "",
+        "| endpoint | web server | PostgreSQL | load generator | total |",
+        "|---|---|---|---|---|",
+        *(_cpu_row(name, cpu[name]) for name in ("bare", "ingest")),
         "",
         f"**Latency at {RATE} requests/s** (open loop, {RATE * RATE_SECONDS} requests, measured "
         "from when each request was due):",
@@ -121,6 +132,20 @@ def run() -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _server() -> str:
+    threads = os.environ.get("BENCH_THREADS")
+    if threads:
+        return f"{GUNICORN_WORKERS} gthread workers × {threads} threads"
+    return f"{GUNICORN_WORKERS} sync workers"
+
+
+def _cpu_row(name: str, rounds: list[dict[str, float]]) -> str:
+    parts = ("web", "postgres", "load generator")
+    med = {p: statistics.median(r[p] for r in rounds) for p in parts}
+    cells = " | ".join(f"{med[p]:.0f}" for p in parts)
+    return f"| {name} | {cells} | {sum(med.values()):.0f} |"
 
 
 if __name__ == "__main__":

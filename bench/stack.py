@@ -166,12 +166,7 @@ class Processes:
 def rss_mib(pid: int) -> float:
     """Resident memory of a process and its children, in MiB."""
     total = 0
-    pids = [pid] + [
-        int(p)
-        for p in subprocess.run(
-            ["pgrep", "-P", str(pid)], capture_output=True, text=True
-        ).stdout.split()
-    ]
+    pids = [pid, *pgrep("-P", str(pid))]
     for p in pids:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
@@ -180,3 +175,42 @@ def rss_mib(pid: int) -> float:
         except FileNotFoundError:
             continue
     return total / 1024
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def pgrep(*args: str) -> list[int]:
+    found = subprocess.run(["pgrep", *args], capture_output=True, text=True).stdout
+    return [int(p) for p in found.split()]
+
+
+class CpuMeter:
+    """CPU time spent by the web server, PostgreSQL and this process (the load generator)
+    between `start` and `stop`, per request."""
+
+    def __init__(self, server_pid: int):
+        self.server_pid = server_pid
+
+    def _groups(self) -> dict[str, list[int]]:
+        web = [self.server_pid, *pgrep("-P", str(self.server_pid))]
+        return {"web": web, "postgres": pgrep("-x", "postgres")}
+
+    def start(self) -> None:
+        self._before = {k: cpu_seconds(v) for k, v in self._groups().items()}
+        self._self = sum(os.times()[:2])
+
+    def stop(self, requests: int) -> dict[str, float]:
+        after = {k: cpu_seconds(v) for k, v in self._groups().items()}
+        used = {k: after[k] - self._before[k] for k in after}
+        used["load generator"] = sum(os.times()[:2]) - self._self
+        return {k: v / requests * 1e6 for k, v in used.items()}  # µs per request
