@@ -15,27 +15,19 @@ logger = logging.getLogger(__name__)
 _paused_until = 0.0
 
 
-def _guarded(what: str, send) -> bool:
-    """Run `send`; after a failure, skip every send for ENQUEUE_BACKOFF_SECONDS."""
+def enqueue(task, *args, countdown: float | None = None) -> bool:
+    """Publish `task(*args)`; False when the broker refused it (or refused one recently)."""
     global _paused_until
     if time.monotonic() < _paused_until:
         return False
+    options = {"countdown": countdown} if countdown else {}
     try:
-        send()
-    except Exception as exc:  # any broker or Redis error: the sweeper is the safety net
+        task.apply_async(args=args, retry=False, **options)
+    except Exception as exc:  # any broker or Redis error: the sweepers are the safety net
         _paused_until = time.monotonic() + settings.ENQUEUE_BACKOFF_SECONDS
-        logger.warning("%s failed (%s); the sweeper will retry", what, exc)
+        logger.warning("enqueue of %s%r failed (%s); the sweeper will retry", task.name, args, exc)
         return False
     return True
-
-
-def enqueue(task, *args, countdown: float | None = None) -> bool:
-    return _guarded(
-        f"enqueue of {task.name}{args!r}",
-        lambda: task.apply_async(
-            args=args, retry=False, **({"countdown": countdown} if countdown else {})
-        ),
-    )
 
 
 def reset() -> None:
