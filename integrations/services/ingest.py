@@ -93,7 +93,7 @@ def inbound_event_record(
 ) -> int | None:
     """Store the event once; its id, or None when Dixa sent it before. Returns only after
     the commit. Nothing is queued here: the worker's dispatcher finds new rows itself."""
-    row = event_row(
+    row = _event_row(
         account_id=account.pk,
         envelope=envelope,
         raw_body=raw_body,
@@ -103,7 +103,7 @@ def inbound_event_record(
     return _insert(row)
 
 
-def event_row(*, account_id, envelope, raw_body, headers, verification) -> tuple:
+def _event_row(*, account_id, envelope, raw_body, headers, verification) -> tuple:
     """The INSERT's values, in `_columns()` order. Building them directly (not through a
     model instance and each field's preparation) is most of what keeps this path cheap."""
     ops = connection.ops
@@ -123,8 +123,8 @@ def event_row(*, account_id, envelope, raw_body, headers, verification) -> tuple
         "verification": verification,
         "received_at": ops.adapt_datetimefield_value(timezone.now()),
     }
-    defaults = _defaults(connection.vendor)
-    return tuple(given[c] if c in given else defaults[c] for c in _columns())
+    values = {**_defaults(connection.vendor), **given}
+    return tuple(values[column] for column in _columns())
 
 
 def _insert(row: tuple) -> int | None:
@@ -144,7 +144,7 @@ def _columns() -> tuple[str, ...]:
 @lru_cache(maxsize=4)
 def _defaults(vendor: str) -> dict:
     """Each column's default, prepared: what `InboundEvent()` would save for the columns
-    event_row() leaves alone (status, outcome, ...)."""
+    _event_row() leaves alone (status, outcome, ...)."""
     return {
         field.column: field.get_db_prep_save(field.get_default(), connection)
         for field in InboundEvent._meta.concrete_fields
@@ -159,10 +159,10 @@ def _insert_sql(vendor: str) -> str:
     placeholders = ", ".join(["%s"] * len(_columns()))
     # Identifiers come from the model's metadata; every value is a bound parameter.
     table, pk = quote(InboundEvent._meta.db_table), quote(InboundEvent._meta.pk.column)
-    key = f"{quote('account_id')}, {quote('event_id')}"
+    conflict = f"{quote('account_id')}, {quote('event_id')}"
     return (
         f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
-        f"ON CONFLICT ({key}) DO NOTHING RETURNING {pk}"
+        f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {pk}"
     )
 
 
