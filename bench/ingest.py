@@ -7,11 +7,12 @@ import time
 import psycopg
 
 from bench import load, stack
+from config.env import env
 from integrations.dixa import samples, simulator
 
 GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "5"))
 CONCURRENCY = 16
-ROUNDS = 3
+ROUNDS = 5
 PER_ROUND = 1500
 RATE = 200
 RATE_SECONDS = 10
@@ -84,7 +85,8 @@ def run() -> str:
     lines = [
         "## Ingest: `POST /api/dixa/relay` vs a bare Django view",
         "",
-        f"gunicorn, {_server()}, PostgreSQL, Redis broker (no Celery worker "
+        f"gunicorn, {_server()}, serving the platform's WSGI entry point ({_entry_point()}), "
+        "PostgreSQL, Redis broker (no Celery worker "
         "running, so the figures are the acknowledgement path alone). Every ingest request is a "
         "distinct ConversationClosed event with a fresh X-DIXA-SIGNATURE, authenticated by API "
         "key, verified, parsed and committed before the 202 (nothing else: the worker's "
@@ -132,6 +134,12 @@ def run() -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _entry_point() -> str:
+    if not env.bool("INGEST_FAST_PATH", default=True):
+        return "INGEST_FAST_PATH=0: deliveries take Django's whole middleware stack"
+    return "deliveries by its fast path, the bare view through Django's middleware stack"
 
 
 def _server() -> str:

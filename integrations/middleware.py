@@ -6,9 +6,20 @@ from django.http import JsonResponse
 logger = logging.getLogger(__name__)
 
 
-class DatabaseUnavailableMiddleware:
-    """An unreachable database is an outage: answer 503 so that Dixa retries later."""
+def database_unavailable_response(exception: Exception) -> JsonResponse | None:
+    """An unreachable database is an outage: 503 so that Dixa retries later. None for any
+    other exception."""
+    if not isinstance(exception, OperationalError | InterfaceError):
+        return None
+    logger.error("database unavailable: %s", exception)
+    return JsonResponse(
+        {"error": "service_unavailable", "detail": "database unavailable; retry later"},
+        status=503,
+        headers={"Retry-After": "60"},
+    )
 
+
+class DatabaseUnavailableMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -16,11 +27,4 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, OperationalError | InterfaceError):
-            logger.error("database unavailable: %s", exception)
-            return JsonResponse(
-                {"error": "service_unavailable", "detail": "database unavailable; retry later"},
-                status=503,
-                headers={"Retry-After": "60"},
-            )
-        return None
+        return database_unavailable_response(exception)

@@ -72,6 +72,10 @@ else:
         connect_timeout=env.int("DB_CONNECT_TIMEOUT", default=3),
         # Parameters travel separately (binary), so the raw body is not escaped into the SQL.
         server_side_binding=True,
+        # A statement run this often on a connection is prepared once and then only bound:
+        # ingest's INSERT skips PostgreSQL's parse and plan. Django's default is never (for
+        # transaction-pooling PgBouncer before 1.21); DB_PREPARE_THRESHOLD=0 restores it.
+        prepare_threshold=env.int("DB_PREPARE_THRESHOLD", default=5) or None,
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -151,6 +155,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Dixa ingest --------------------------------------------------------------------------
 DIXA_MAX_BODY_BYTES = 1024 * 1024
+# The WSGI entry point hands Dixa's deliveries to their view past the browser middleware
+# (integrations/api/fast_path.py). Off: they take Django's whole middleware stack.
+INGEST_FAST_PATH = env.bool("INGEST_FAST_PATH", default=True)
 DIXA_SIGNATURE_TOLERANCE_SECONDS = env.int("DIXA_SIGNATURE_TOLERANCE_SECONDS", default=300)
 # Each Celery worker's dispatcher thread polls for newly stored events this often (0: off).
 INBOUND_DISPATCH_INTERVAL_SECONDS = env.float("INBOUND_DISPATCH_INTERVAL_SECONDS", default=0.05)

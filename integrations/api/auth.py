@@ -40,8 +40,9 @@ def credential_from_header(header: str) -> str:
     )
 
 
-def authenticate(request) -> ApiKey:
-    header = request.headers.get("Authorization")
+def authenticate(meta) -> ApiKey:
+    """The caller's active API key, from a request's META (a WSGI environ)."""
+    header = meta.get("HTTP_AUTHORIZATION")
     if not header:
         raise AuthenticationFailed("missing_credentials", "Authorization header is missing")
     api_key = api_key_authenticate(plaintext=credential_from_header(header))

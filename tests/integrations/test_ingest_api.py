@@ -4,17 +4,32 @@ from unittest import mock
 
 import pytest
 from django.db import OperationalError
+from django.test import Client
 from django.utils import timezone
 
+from integrations.api import views
 from integrations.dixa import catalogue, envelope, samples, signature
 from integrations.models import InboundEvent, RejectedDelivery
 from integrations.services import ingest
 from integrations.services.api_keys import api_key_revoke
 from tests.integrations.factories import SigningSecretFactory
+from tests.support.wsgi_client import WsgiClient
 
 pytestmark = pytest.mark.django_db
 URL = "/api/dixa/relay"
 SECRET = "0a1b2c3d4e5f" * 4
+
+
+@pytest.fixture(params=["django", "wsgi"])
+def client(request):
+    """Every test runs twice: through Django's handler and URL resolver (runserver, any
+    server given Django's own application), and through the platform's WSGI entry point,
+    whose fast path serves deliveries (integrations/api/fast_path.py)."""
+    if request.param == "django":
+        return Client()
+    from config.wsgi import application
+
+    return WsgiClient(application)
 
 
 def post(client, body: bytes, key: str | None, *, sig: str | None = None, auth=None, **headers):
@@ -293,7 +308,25 @@ def test_body_of_exactly_the_limit_is_not_413(client, issued_key, settings):
 
 
 def test_get_is_405(client):
-    assert client.get(URL).status_code == 405
+    response = client.get(URL)
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+
+
+def test_refusals_are_logged_as_django_logs_them(client, issued_key, caplog):
+    # when an unknown key and a malformed body are refused
+    post(client, b"{}", "dsr_unknownkey000000000000000000")
+    post(client, b"[1]", issued_key.plaintext)
+    # then django.request logs each with its status, as for any other view
+    logged = [
+        (r.levelname, r.status_code, r.getMessage())
+        for r in caplog.records
+        if r.name == "django.request"
+    ]
+    assert logged == [
+        ("WARNING", 401, f"Unauthorized: {URL}"),
+        ("WARNING", 400, f"Bad Request: {URL}"),
+    ]
 
 
 def test_database_outage_is_503_so_dixa_retries(client, issued_key):
@@ -304,6 +337,17 @@ def test_database_outage_is_503_so_dixa_retries(client, issued_key):
         response = post(client, body, issued_key.plaintext)
     assert response.status_code == 503
     assert response["Retry-After"] == "60"
+
+
+def test_an_unexpected_error_is_a_500_logged_as_django_logs_it(client, issued_key, caplog):
+    client.raise_request_exception = False
+    body = samples.encode(samples.event("ConversationClosed"))
+    with mock.patch.object(views, "delivery_receive", side_effect=RuntimeError("bug")):
+        response = post(client, body, issued_key.plaintext)
+    assert response.status_code == 500
+    [record] = [r for r in caplog.records if r.name == "django.request"]
+    assert (record.levelname, record.getMessage()) == ("ERROR", f"Internal Server Error: {URL}")
+    assert record.exc_info[1].args == ("bug",)
 
 
 def test_ingest_leaves_the_broker_alone_and_the_event_to_the_dispatcher(client, issued_key):

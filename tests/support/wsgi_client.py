@@ -1,0 +1,47 @@
+"""Django's test client driving a WSGI application, such as the platform's entry point
+(`config.wsgi.application`, with its fast path for Dixa's deliveries), instead of
+Django's handler alone."""
+
+from django.core.handlers.wsgi import WSGIRequest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.http import HttpResponse
+from django.test import Client
+
+
+class WsgiClient(Client):
+    def __init__(self, app, **defaults):
+        super().__init__(**defaults)
+        self.handler = _WsgiHandler(app)
+
+
+class _WsgiHandler:
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ) -> HttpResponse:
+        started = {}
+
+        def start_response(status, headers, exc_info=None):
+            started.update(status=status, headers=headers)
+
+        # As Django's ClientHandler: the request signals must not close the connection
+        # that holds the test's transaction.
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
+        try:
+            result = self.app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        finally:
+            request_started.connect(close_old_connections)
+            request_finished.connect(close_old_connections)
+
+        response = HttpResponse(body, status=int(started["status"].split(" ", 1)[0]))
+        for name, value in started["headers"]:
+            response[name] = value
+        response.wsgi_request = WSGIRequest(environ)
+        return response
