@@ -55,6 +55,16 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+# psycopg options for PostgreSQL, wherever it is used (the test settings too).
+POSTGRESQL_OPTIONS = {
+    "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=3),
+    # Parameters travel separately (binary), so the raw body is not escaped into the SQL.
+    "server_side_binding": True,
+    # A statement run this often on a connection is prepared once and then only bound:
+    # ingest's INSERT skips PostgreSQL's parse and plan. Django's default is never (for
+    # transaction-pooling PgBouncer before 1.21); DB_PREPARE_THRESHOLD=0 restores it.
+    "prepare_threshold": env.int("DB_PREPARE_THRESHOLD", default=5) or None,
+}
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share one file: WAL lets readers and one writer work side by side.
@@ -68,15 +78,7 @@ else:
     # No per-request health check: it costs a round trip on every delivery. A connection
     # that died in between fails its first query with a 503 (Dixa retries) and is dropped.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        connect_timeout=env.int("DB_CONNECT_TIMEOUT", default=3),
-        # Parameters travel separately (binary), so the raw body is not escaped into the SQL.
-        server_side_binding=True,
-        # A statement run this often on a connection is prepared once and then only bound:
-        # ingest's INSERT skips PostgreSQL's parse and plan. Django's default is never (for
-        # transaction-pooling PgBouncer before 1.21); DB_PREPARE_THRESHOLD=0 restores it.
-        prepare_threshold=env.int("DB_PREPARE_THRESHOLD", default=5) or None,
-    )
+    DATABASES["default"].setdefault("OPTIONS", {}).update(POSTGRESQL_OPTIONS)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker and cache. Absent means an embedded broker and a local-memory cache. -----

@@ -8,7 +8,7 @@ import socket
 from urllib.parse import urlparse
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import BASE_DIR, env
+from config.settings.base import BASE_DIR, POSTGRESQL_OPTIONS, env
 
 DEBUG = False
 SECRET_KEY = "test-only-secret-key"  # noqa: S105
@@ -51,7 +51,8 @@ if _pg_problem:
     }
 else:
     DATABASES = {"default": env.db_url_config(TEST_DATABASE_URL)}
-    DATABASES["default"]["OPTIONS"] = {"connect_timeout": 3}
+    # The driver options every deployment has (server-side binding, prepared statements).
+    DATABASES["default"]["OPTIONS"] = dict(POSTGRESQL_OPTIONS)
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}
 
 _redis_problem = _answers(TEST_REDIS_URL, 6379)

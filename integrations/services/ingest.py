@@ -1,6 +1,7 @@
 """Receiving one Dixa delivery: verify, parse, store exactly once, answer after the commit."""
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -140,10 +141,31 @@ def _event_row(*, account_id, envelope, raw_body, headers, verification) -> tupl
 def _insert(row: tuple) -> int | None:
     """One `INSERT ... ON CONFLICT DO NOTHING RETURNING id` statement, committed on its own
     (autocommit): no transaction round trips and no error to unwind for a duplicate."""
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(connection.vendor), row)
-        stored = cursor.fetchone()
+    sql = _insert_sql(connection.vendor)
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, row)
+            stored = cursor.fetchone()
+        return stored[0] if stored else None
+    connection.ensure_connection()
+    # Django's error translation (OperationalError -> 503) and broken-connection tracking,
+    # without its cursor wrapper: the statement is not in DEBUG's query log.
+    with connection.wrap_database_errors:
+        stored = _kept_cursor().execute(sql, row).fetchone()
     return stored[0] if stored else None
+
+
+_cursors = threading.local()
+
+
+def _kept_cursor():
+    """One psycopg cursor per database connection (and so per thread), reused for every
+    INSERT: a new cursor works out again how to send each of the row's 20 values, which
+    cost about a sixth of the request's CPU."""
+    raw = connection.connection
+    if getattr(_cursors, "connection", None) is not raw:
+        _cursors.connection, _cursors.cursor = raw, raw.cursor()
+    return _cursors.cursor
 
 
 @lru_cache(maxsize=1)

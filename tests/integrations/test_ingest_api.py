@@ -3,7 +3,7 @@ import time
 from unittest import mock
 
 import pytest
-from django.db import OperationalError
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections
 from django.test import Client
 from django.utils import timezone
 
@@ -348,6 +348,33 @@ def test_an_unexpected_error_is_a_500_logged_as_django_logs_it(client, issued_ke
     [record] = [r for r in caplog.records if r.name == "django.request"]
     assert (record.levelname, record.getMessage()) == ("ERROR", f"Internal Server Error: {URL}")
     assert record.exc_info[1].args == ("bug",)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_after_the_database_drops_the_connection_one_503_then_deliveries_resume(
+    issued_key, settings, monkeypatch
+):
+    # given a server that keeps its connection (as deployed) and has stored a delivery on
+    # it, with the key and secret cached so that the next statement there is the INSERT
+    from config.wsgi import application
+
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    settings.AUTH_CACHE_SECONDS = 60
+    server = WsgiClient(application, keep_connection=False)
+    first, second = (samples.encode(samples.event("ConversationClosed")) for _ in range(2))
+    assert post(server, first, issued_key.plaintext).status_code == 202
+    # when PostgreSQL ends that connection (a restart, a failover)
+    killer = connections.create_connection(DEFAULT_DB_ALIAS)
+    with killer.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    killer.close()
+    # then the next delivery is told to retry, and its retry is stored on a new connection
+    retry_later = post(server, second, issued_key.plaintext)
+    assert (retry_later.status_code, retry_later["Retry-After"]) == (503, "60")
+    assert post(server, second, issued_key.plaintext).status_code == 202
+    assert InboundEvent.objects.count() == 2
 
 
 def test_ingest_leaves_the_broker_alone_and_the_event_to_the_dispatcher(client, issued_key):

@@ -10,14 +10,19 @@ from django.test import Client
 
 
 class WsgiClient(Client):
-    def __init__(self, app, **defaults):
+    """`keep_connection`: as Django's test client, the request signals leave the database
+    connection alone (it holds the test's transaction). False: they manage it as in a
+    server, for tests with `transaction=True`."""
+
+    def __init__(self, app, *, keep_connection=True, **defaults):
         super().__init__(**defaults)
-        self.handler = _WsgiHandler(app)
+        self.handler = _WsgiHandler(app, keep_connection)
 
 
 class _WsgiHandler:
-    def __init__(self, app):
+    def __init__(self, app, keep_connection: bool):
         self.app = app
+        self.keep_connection = keep_connection
 
     def __call__(self, environ) -> HttpResponse:
         started = {}
@@ -25,10 +30,9 @@ class _WsgiHandler:
         def start_response(status, headers, exc_info=None):
             started.update(status=status, headers=headers)
 
-        # As Django's ClientHandler: the request signals must not close the connection
-        # that holds the test's transaction.
-        request_started.disconnect(close_old_connections)
-        request_finished.disconnect(close_old_connections)
+        if self.keep_connection:
+            request_started.disconnect(close_old_connections)
+            request_finished.disconnect(close_old_connections)
         try:
             result = self.app(environ, start_response)
             try:
@@ -37,8 +41,9 @@ class _WsgiHandler:
                 if hasattr(result, "close"):
                     result.close()
         finally:
-            request_started.connect(close_old_connections)
-            request_finished.connect(close_old_connections)
+            if self.keep_connection:
+                request_started.connect(close_old_connections)
+                request_finished.connect(close_old_connections)
 
         response = HttpResponse(body, status=int(started["status"].split(" ", 1)[0]))
         for name, value in started["headers"]:
