@@ -1,12 +1,15 @@
 """Ingest: our signed, stored-before-ack endpoint against a bare Django view, same server."""
 
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 
 import psycopg
 
-from bench import load, stack
+from bench import inprocess, load, stack
 from config.env import env
 from integrations.dixa import samples, simulator
 
@@ -78,6 +81,7 @@ def run() -> str:
 
     with psycopg.connect(stack.PG_URL) as conn:
         stored = conn.execute("SELECT count(*) FROM integrations_inboundevent").fetchone()[0]
+    in_process = _in_process(env, key)
 
     med = {name: statistics.median(values) for name, values in throughput.items()}
     ratio = med["ingest"] / med["bare"]
@@ -128,12 +132,33 @@ def run() -> str:
         f"Goal: ingest p99 ≤ 50 ms at {RATE}/s → "
         f"{'met' if latency['ingest'].percentile(99) <= 50 else 'NOT met'}.",
         "",
+        f"**CPU per request in one process** (`python -m bench.inprocess`: the WSGI "
+        "application called directly, so gunicorn, the load generator and PostgreSQL's own CPU "
+        f"are left out, and with them most of the machine's noise; {inprocess.BLOCKS} "
+        f"interleaved blocks of {inprocess.PER_BLOCK} requests, µs):",
+        "",
+        "| path | best block | median block |",
+        "|---|---|---|",
+        *(f"| {name} | {v['min']:.0f} | {v['median']:.0f} |" for name, v in in_process.items()),
+        "",
         f"Status codes: bare {statuses['bare']}, ingest {statuses['ingest']}; events stored: "
         f"{stored} (every 202 is a committed row: {stored == accepted}). "
         f"Gunicorn RSS after the run (master + workers): {memory:.0f} MiB.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _in_process(env: dict, key: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.inprocess", key, SECRET],
+        cwd=stack.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def _entry_point() -> str:
