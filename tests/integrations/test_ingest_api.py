@@ -7,7 +7,7 @@ from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connection
 from django.test import Client
 from django.utils import timezone
 
-from integrations.api import views
+from integrations.api import relay
 from integrations.dixa import catalogue, envelope, samples, signature
 from integrations.models import InboundEvent, RejectedDelivery
 from integrations.services import ingest
@@ -69,6 +69,16 @@ def test_signed_delivery_is_stored_byte_for_byte_and_acknowledged(client, signed
     assert event.headers["X-Dixa-Subscription-Id"] == "beabb3e2-3a10-4a44-9a88-9359887a139f"
     assert "Authorization" not in event.headers
     assert response.json() == {"status": "accepted", "event_id": event.event_id, "id": event.pk}
+
+
+def test_the_acknowledgement_is_json_with_its_length_and_security_headers(client, issued_key):
+    body = samples.encode(samples.event("ConversationClosed"))
+    response = post(client, body, issued_key.plaintext)
+    assert response.status_code == 202
+    assert response["Content-Type"] == "application/json"
+    assert response["Content-Length"] == str(len(response.content))
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_the_stored_row_holds_the_parsed_essentials_and_the_model_defaults(client, issued_key):
@@ -342,7 +352,7 @@ def test_database_outage_is_503_so_dixa_retries(client, issued_key):
 def test_an_unexpected_error_is_a_500_logged_as_django_logs_it(client, issued_key, caplog):
     client.raise_request_exception = False
     body = samples.encode(samples.event("ConversationClosed"))
-    with mock.patch.object(views, "delivery_receive", side_effect=RuntimeError("bug")):
+    with mock.patch.object(relay, "delivery_receive", side_effect=RuntimeError("bug")):
         response = post(client, body, issued_key.plaintext)
     assert response.status_code == 500
     [record] = [r for r in caplog.records if r.name == "django.request"]
