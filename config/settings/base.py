@@ -157,8 +157,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Dixa ingest --------------------------------------------------------------------------
 DIXA_MAX_BODY_BYTES = 1024 * 1024
-# The WSGI entry point hands Dixa's deliveries to their view past the browser middleware
-# (integrations/api/fast_path.py). Off: they take Django's whole middleware stack.
+# The WSGI entry point answers Dixa's deliveries from the environ, past Django's handler and
+# middleware (integrations/api/fast_path.py). Off: they take Django's whole stack.
 INGEST_FAST_PATH = env.bool("INGEST_FAST_PATH", default=True)
 DIXA_SIGNATURE_TOLERANCE_SECONDS = env.int("DIXA_SIGNATURE_TOLERANCE_SECONDS", default=300)
 # Each Celery worker's dispatcher thread polls for newly stored events this often (0: off).
