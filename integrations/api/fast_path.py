@@ -33,7 +33,7 @@ from django.middleware.security import SecurityMiddleware
 from django.urls import reverse, set_script_prefix
 from django.utils.log import log_response
 
-from integrations.api.relay import Reply, relay_reply
+from integrations.api.relay import Reply, declared_length, relay_reply
 from integrations.middleware import database_unavailable_response
 
 # What Django's host check and HTTPS detection read from the environ.
@@ -61,7 +61,7 @@ class RelayFastPath:
         request_started.send(sender=self.__class__, environ=environ)
         try:
             reply = relay_reply(
-                environ, LimitedStream(environ["wsgi.input"], _length(environ)).read
+                environ, LimitedStream(environ["wsgi.input"], declared_length(environ)).read
             )
         except Exception as exc:  # noqa: BLE001 - answered as Django's handler would
             return self._django_response(environ, start_response, exception=exc)
@@ -141,13 +141,6 @@ class _Body(list):
 
     def close(self):
         request_finished.send(sender=RelayFastPath)
-
-
-def _length(environ) -> int:
-    try:  # as WSGIRequest reads it
-        return int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
 
 
 def _not_called(request):

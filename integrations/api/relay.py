@@ -21,6 +21,14 @@ def _error(status: int, code: str, detail: str, **headers) -> Reply:
     return Reply(status, {"error": code, "detail": detail}, headers)
 
 
+def declared_length(meta: Mapping) -> int:
+    """The request's Content-Length, read as WSGIRequest reads it (unusable: 0)."""
+    try:
+        return int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 def relay_reply(meta: Mapping, read: Callable[..., bytes]) -> Reply:
     """`meta`: the request's WSGI environ (Django's `request.META`); `read`: its body
     stream's read, bounded by Content-Length."""
@@ -33,7 +41,7 @@ def relay_reply(meta: Mapping, read: Callable[..., bytes]) -> Reply:
 
     headers = kept_headers(meta)
     limit = settings.DIXA_MAX_BODY_BYTES
-    declared = int(meta.get("CONTENT_LENGTH") or 0)
+    declared = declared_length(meta)
     if declared > limit:
         head = read(settings.REJECTED_BODY_KEEP_BYTES)
         reason = f"body is {declared} bytes; the limit is {limit}"
