@@ -16,4 +16,4 @@ RUN DJANGO_SECRET_KEY=build-only FIELD_ENCRYPTION_KEYS=$(python -c "import base6
 RUN useradd --create-home relay
 USER relay
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-class", "gthread", "--threads", "16", "--no-control-socket", "--access-logfile", "-"]

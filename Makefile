@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench fakes clean
+.PHONY: run test test-fast lint format bench fakes clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ run: $(STAMP)  ## web (gunicorn) + Celery worker + beat; PORT, DATABASE_URL, RED
 
 test: $(STAMP)  ## the whole suite; REQUIRE_SERVICES=1 fails when PostgreSQL or Redis is missing
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)  ## the suite without the tests that start process stacks (e2e)
+	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -24,7 +24,7 @@ async def _send(host: str, port: int, request: bytes) -> int:
         writer.write(request)
         await writer.drain()
         status_line = await reader.readline()
-        await reader.read()  # until the server closes (gunicorn sync workers close)
+        await reader.read()  # until the server closes (every request asks Connection: close)
         return int(status_line.split()[1])
     finally:
         writer.close()
@@ -36,18 +36,25 @@ class Result:
     seconds: float
     latencies_ms: list[float]
     statuses: dict[int, int]
+    # open loop: when request i was due, wall clock (time.time()): started_wall + i / rate
+    started_wall: float = 0.0
 
     @property
     def throughput(self) -> float:
         return self.count / self.seconds
 
     def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+        return percentile(self.latencies_ms, p)
 
     @property
     def p50(self) -> float:
         return statistics.median(self.latencies_ms)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile of `values` (p in 0..100)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def _tally(statuses: list[int]) -> dict[int, int]:
@@ -78,6 +85,7 @@ async def _open_loop(host, port, requests: list[bytes], rate: float) -> Result:
     server cannot hide its queueing (no coordinated omission)."""
     latencies, statuses = [], []
     start = time.perf_counter() + 0.05
+    started_wall = time.time() + 0.05
 
     async def one(index, request):
         due = start + index / rate
@@ -86,7 +94,8 @@ async def _open_loop(host, port, requests: list[bytes], rate: float) -> Result:
         latencies.append((time.perf_counter() - due) * 1000)
 
     await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
-    return Result(len(requests), time.perf_counter() - start, latencies, _tally(statuses))
+    seconds = time.perf_counter() - start
+    return Result(len(requests), seconds, latencies, _tally(statuses), started_wall)
 
 
 def closed_loop(host, port, requests, concurrency) -> Result:

@@ -1,4 +1,6 @@
-"""What every benchmark needs: a fresh PostgreSQL database, Redis, and processes."""
+"""What every benchmark needs: a fresh PostgreSQL database, Redis, and the platform's
+processes, started from its own command lines (`integrations.launcher`, as `make run` and
+the end-to-end tests start them)."""
 
 import os
 import signal
@@ -11,18 +13,21 @@ import httpx
 import psycopg
 import redis
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+from integrations import launcher
+
+ROOT = launcher.ROOT
+OUT = ROOT / "bench" / "out"
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/relay_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 ENCRYPTION_KEY = "bJt8n0xvYJm4gq4eW2V8d0cT6cQ7yH6k3m2d1N5r9aE="
+DB_NAME = PG_URL.rsplit("/", 1)[1]
+ADMIN_URL = PG_URL.rsplit("/", 1)[0] + "/postgres"  # statistics are read from here
 
 
 def fresh_database() -> None:
-    admin_url, name = PG_URL.rsplit("/", 1)
-    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
@@ -33,7 +38,7 @@ def env(**extra) -> dict[str, str]:
         DATABASE_URL=PG_URL,
         REDIS_URL=REDIS_URL,
         FIELD_ENCRYPTION_KEYS=ENCRYPTION_KEY,
-        RELAY_RUN_DIR=str(ROOT / "bench" / "out" / "run"),
+        RELAY_RUN_DIR=str(OUT / "run"),
         PYTHONUNBUFFERED="1",
     )
     base.update({k: str(v) for k, v in extra.items()})
@@ -60,113 +65,161 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.05) -> float:
+    """Poll until `predicate()` holds; returns when (time.time()). Raises on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return time.time()
+        time.sleep(interval)
+    raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class Process(launcher.Process):
+    """A launcher process whose output goes to bench/out/<name>.log."""
+
+    def __init__(self, name: str, args: list[str], environment: dict):
+        OUT.mkdir(exist_ok=True)
+        self.log_path = OUT / f"{name}.log"
+        super().__init__(name, args, environment, output=open(self.log_path, "wb"))  # noqa: SIM115
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 60) -> None:
+        def seen():
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited early:\n{self.log()[-3000:]}")
+            return text in self.log()
+
+        wait_until(seen, timeout, f"{self.name} to log {text!r}", interval=0.1)
+
+    def pids(self) -> list[int]:
+        """The process and its children (gunicorn workers, Celery's pool processes)."""
+        if not self.alive():
+            return []
+        return [self.proc.pid, *descendants(self.proc.pid)]
+
+    def stop(self, timeout: float = 15) -> int | None:
+        code = super().stop(timeout)
+        self.output.close()
+        return code
+
+
 class Processes:
-    def __init__(self):
-        self.procs: list[subprocess.Popen] = []
-        (ROOT / "bench" / "out").mkdir(exist_ok=True)
+    """The platform's processes for one benchmark section; `stop()` ends every one."""
 
-    def start(self, name: str, args: list[str], environment: dict) -> subprocess.Popen:
-        log = open(ROOT / "bench" / "out" / f"{name}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.procs.append(proc)
-        return proc
+    def __init__(self, environment: dict):
+        self.env = environment
+        self.started: list[Process] = []
 
-    def gunicorn(self, environment: dict, workers: int) -> tuple[subprocess.Popen, int]:
+    def start(self, name: str, args: list[str], environment: dict | None = None) -> Process:
+        process = Process(name, args, environment or self.env)
+        process.start()
+        self.started.append(process)
+        return process
+
+    def web(self, workers: int = 2, threads: int = 16) -> tuple[Process, int]:
         port = free_port()
-        threads = os.environ.get("BENCH_THREADS")  # e.g. 4: gthread workers instead of sync
-        args = [
-            str(BIN / "gunicorn"),
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--backlog",
-            "2048",
-        ]
-        if threads:
-            args += ["--worker-class", "gthread", "--threads", threads]
-        proc = self.start("gunicorn", args, environment)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        bind = f"127.0.0.1:{port}"
+        process = self.start("web", launcher.web(bind=bind, workers=workers, threads=threads))
+
+        def up():
+            if not process.alive():
+                raise RuntimeError(f"gunicorn exited:\n{process.log()[-3000:]}")
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    return proc, port
+                return httpx.get(f"http://{bind}/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start")
+                return False
 
-    def celery(self, name: str, args: list[str], environment: dict) -> subprocess.Popen:
-        return self.start(name, [str(BIN / "celery"), "-A", "config", *args], environment)
+        wait_until(up, 30, "gunicorn to answer /healthz", interval=0.2)
+        return process, port
 
-    def worker(self, environment: dict, concurrency: int = 2) -> subprocess.Popen:
-        proc = self.celery(
-            "worker",
-            [
-                "worker",
-                "--loglevel",
-                "WARNING",
-                "--concurrency",
-                str(concurrency),
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            environment,
-        )
-        return proc
+    def events_worker(self, wait: bool = True) -> Process:
+        process = self.start("worker-events", launcher.events_worker(name="bench-events"))
+        if wait:
+            process.wait_for_log("ready.")
+        return process
 
-    def beat(self, environment: dict) -> subprocess.Popen:
-        schedule = ROOT / "bench" / "out" / "beat-schedule"
-        return self.celery(
-            "beat", ["beat", "--loglevel", "WARNING", "--schedule", str(schedule)], environment
-        )
+    def http_worker(self, name: str = "worker-http", wait: bool = True) -> Process:
+        process = self.start(name, launcher.http_worker(name=f"bench-{name}"))
+        if wait:
+            process.wait_for_log("ready.")
+        return process
 
-    def fake_npstoday(self, keys: list[str]) -> str:
+    def beat(self) -> Process:
+        return self.start("beat", launcher.beat(schedule=OUT / "beat-schedule"))
+
+    def dispatcher(self, wait: bool = True) -> Process:
+        process = self.start("dispatcher", launcher.dispatcher())
+        if wait:
+            process.wait_for_log("dispatcher ready")
+        return process
+
+    def platform(self, *, http_worker: bool = True) -> tuple[dict[str, Process], int]:
+        """Everything `make run` starts (web, both workers, beat, the dispatcher), started
+        side by side, and the web server's port. `http_worker=False` leaves that one out."""
+        running = {
+            "worker-events": self.events_worker(wait=False),
+            "beat": self.beat(),
+            "dispatcher": self.dispatcher(wait=False),
+        }
+        if http_worker:
+            running["worker-http"] = self.http_worker(wait=False)
+        running["web"], port = self.web()
+        for name, process in running.items():
+            if name.startswith("worker-"):
+                process.wait_for_log("ready.")
+        running["dispatcher"].wait_for_log("dispatcher ready")
+        return running, port
+
+    def fake_npstoday(self, keys: list[str]) -> tuple[Process, str]:
+        """tests/fakes' nps.today in its own process."""
         port = free_port()
-        args = [
-            sys.executable,
-            "-m",
-            "tests.fakes",
-            "--npstoday-port",
-            str(port),
-            "--dixa-port",
-            str(free_port()),
-        ]
+        args = [sys.executable, "-m", "tests.fakes", "--npstoday-port", str(port)]
+        args += ["--dixa-port", str(free_port())]
         for key in keys:
             args += ["--npstoday-key", key]
-        self.start("fakes", args, os.environ.copy())
+        process = self.start("fake-npstoday", args, os.environ.copy())
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+
+        def up():
             try:
-                httpx.get(f"{url}/__fake__/state", timeout=1)
-                return url
+                return httpx.get(f"{url}/__fake__/state", timeout=1).status_code == 200
             except httpx.HTTPError:
-                time.sleep(0.2)
-        raise RuntimeError("fake nps.today did not start")
+                return False
 
-    def stop(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        wait_until(up, 20, "the fake nps.today", interval=0.2)
+        return process, url
+
+    def stop(self, timeout: float = 10) -> None:
+        for process in reversed(self.started):
+            process.stop(timeout)
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process and its children, in MiB."""
+def kill_now(process: Process) -> None:
+    """End a process whose work the benchmark no longer needs (e.g. sends waiting 8 s)."""
+    process.kill(signal.SIGKILL)
+    process.proc.wait()
+
+
+# --- CPU and memory, from /proc ----------------------------------------------------------
+
+
+def descendants(pid: int) -> list[int]:
+    found = []
+    for child in pgrep("-P", str(pid)):
+        found += [child, *descendants(child)]
+    return found
+
+
+def pgrep(*args: str) -> list[int]:
+    found = subprocess.run(["pgrep", *args], capture_output=True, text=True).stdout
+    return [int(p) for p in found.split()]
+
+
+def rss_mib(pids: list[int]) -> float:
     total = 0
-    pids = [pid, *pgrep("-P", str(pid))]
     for p in pids:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
@@ -179,38 +232,49 @@ def rss_mib(pid: int) -> float:
 
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time the processes have used so far."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(_cpu_of(pid) for pid in pids)
 
 
-def pgrep(*args: str) -> list[int]:
-    found = subprocess.run(["pgrep", *args], capture_output=True, text=True).stdout
-    return [int(p) for p in found.split()]
+def _cpu_of(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """The backends connected to the benchmark's database and PostgreSQL's own background
+    processes (WAL writer, checkpointer, autovacuum): not other databases' clients."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s OR backend_type <> %s",
+            [DB_NAME, "client backend"],
+        ).fetchall()
+    return [pid for (pid,) in rows]
 
 
 class CpuMeter:
-    """CPU time spent by the web server, PostgreSQL and this process (the load generator)
-    between `start` and `stop`, per request."""
+    """CPU seconds used by groups of processes (and by this process, the load generator)
+    between `start` and `stop`. Each group is a callable giving its pids; a process that
+    appears meanwhile counts from zero (its whole life lies in the interval), one that
+    exits meanwhile is missed."""
 
-    def __init__(self, server_pid: int):
-        self.server_pid = server_pid
+    def __init__(self, **groups):
+        self.groups = groups
 
-    def _groups(self) -> dict[str, list[int]]:
-        web = [self.server_pid, *pgrep("-P", str(self.server_pid))]
-        return {"web": web, "postgres": pgrep("-x", "postgres")}
+    def _snapshot(self) -> dict[str, dict[int, float]]:
+        return {name: {pid: _cpu_of(pid) for pid in pids()} for name, pids in self.groups.items()}
 
     def start(self) -> None:
-        self._before = {k: cpu_seconds(v) for k, v in self._groups().items()}
+        self._before = self._snapshot()
         self._self = sum(os.times()[:2])
 
-    def stop(self, requests: int) -> dict[str, float]:
-        after = {k: cpu_seconds(v) for k, v in self._groups().items()}
-        used = {k: after[k] - self._before[k] for k in after}
+    def stop(self) -> dict[str, float]:
+        after = self._snapshot()
+        used = {
+            name: sum(cpu - self._before[name].get(pid, 0.0) for pid, cpu in pids.items())
+            for name, pids in after.items()
+        }
         used["load generator"] = sum(os.times()[:2]) - self._self
-        return {k: v / requests * 1e6 for k, v in used.items()}  # µs per request
+        return used

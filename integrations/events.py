@@ -1,16 +1,22 @@
-"""The handler registry: which service handles which Dixa event type.
+"""The event bus: which handlers subscribe to which Dixa event type.
 
-Apps register in their AppConfig.ready(), e.g. the survey relay for ConversationClosed.
-A handler takes the InboundEvent and returns a HandlerResult; it must be idempotent,
-because an event can be processed again (sweeper, a worker killed, an admin's reprocess).
+Apps subscribe in their AppConfig.ready(), e.g. the survey relay to ConversationClosed.
+Several handlers may subscribe to one type; each runs on its own and has its own recorded
+outcome per event (`HandlerRun`), so one failing neither stops nor hides the others.
+
+A handler takes a `DixaEvent` (the stored event, its parsed envelope and the conversation,
+built once and shared) and returns a `HandlerResult`. It must be idempotent: an event can
+be processed again (a worker lost, an admin's reprocess).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from integrations.models import InboundEvent
+from integrations.dixa.conversation import Conversation
+from integrations.dixa.envelope import Envelope
+from integrations.models import HandlerRun, InboundEvent
 
-Outcome = InboundEvent.Outcome
+Outcome = HandlerRun.Outcome
 
 
 @dataclass(frozen=True)
@@ -27,17 +33,45 @@ class HandlerResult:
         return cls(Outcome.SKIPPED, reason)
 
 
-Handler = Callable[[InboundEvent], HandlerResult]
-_handlers: dict[str, Handler] = {}
+@dataclass(frozen=True)
+class DixaEvent:
+    record: InboundEvent
+    envelope: Envelope
+    conversation: Conversation
+
+    @property
+    def account_id(self) -> int:
+        return self.record.account_id
 
 
-def register(event_type: str, handler: Handler) -> None:
-    _handlers[event_type] = handler
+Handler = Callable[[DixaEvent], HandlerResult]
 
 
-def handler_for(event_type: str) -> Handler | None:
-    return _handlers.get(event_type)
+@dataclass(frozen=True)
+class Subscription:
+    name: str  # stable: it keys the recorded outcomes
+    event_type: str
+    handler: Handler
 
 
-def registered_types() -> list[str]:
-    return sorted(_handlers)
+_subscriptions: dict[str, list[Subscription]] = {}
+
+
+def subscribe(event_type: str, name: str, handler: Handler) -> None:
+    """Add `handler` under `name` for `event_type`. Subscribing the same name again replaces
+    that subscription only (an app's ready() may run twice in tests)."""
+    subscriptions = [s for s in _subscriptions.get(event_type, []) if s.name != name]
+    subscriptions.append(Subscription(name, event_type, handler))
+    _subscriptions[event_type] = subscriptions
+
+
+def unsubscribe(event_type: str, name: str) -> None:
+    _subscriptions[event_type] = [s for s in _subscriptions.get(event_type, []) if s.name != name]
+
+
+def subscriptions_for(event_type: str) -> list[Subscription]:
+    return list(_subscriptions.get(event_type, []))
+
+
+def handler_names() -> list[str]:
+    return sorted({s.name for subs in _subscriptions.values() for s in subs})

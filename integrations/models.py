@@ -30,17 +30,6 @@ class Account(models.Model):
         default=300,
         help_text="How far X-DIXA-SIGNATURE's timestamp may be from our clock.",
     )
-    # The relay's retry policy (Dixa's own by default) and the nps.today key's health.
-    npstoday_max_attempts = models.PositiveSmallIntegerField(
-        "nps.today tries", default=5, help_text="Tries per survey before it becomes a dead letter."
-    )
-    npstoday_retry_seconds = models.PositiveIntegerField(
-        "nps.today retry spacing (s)", default=60, help_text="Wait between tries (Dixa: 60 s)."
-    )
-    npstoday_failure_streak = models.PositiveIntegerField(default=0, editable=False)
-    npstoday_failure_streak_started_at = models.DateTimeField(null=True, editable=False)
-    npstoday_disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
-    npstoday_disabled_reason = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -126,8 +115,6 @@ class InboundEvent(models.Model):
     channel = models.CharField(max_length=40, blank=True)
     organization_id = models.CharField(max_length=64, blank=True)
 
-    raw_body = models.BinaryField(help_text="The request body, byte for byte.")
-    headers = models.JSONField(default=dict, blank=True)
     verification = models.CharField(max_length=12, choices=Verification.choices)
     received_at = models.DateTimeField(auto_now_add=True)
 
@@ -147,23 +134,70 @@ class InboundEvent(models.Model):
             models.UniqueConstraint(fields=["account", "event_id"], name="uniq_inbound_event"),
         ]
         indexes = [
-            models.Index(fields=["status", "received_at"], name="inbound_status_received"),
             models.Index(fields=["account", "event_type"], name="inbound_account_type"),
-            # What the dispatcher polls for: received, never handed to a worker. Small,
-            # since rows leave it within a poll interval.
+            # The outbox's two questions: what waits for a worker, and what a worker holds.
+            # Both small: rows leave them within moments.
             models.Index(
-                fields=["id"],
-                condition=models.Q(status="received", queued_at=None),
-                name="inbound_awaiting_dispatch",
+                fields=["queued_at"], condition=models.Q(status="received"), name="inbound_pending"
+            ),
+            models.Index(
+                fields=["processing_started_at"],
+                condition=models.Q(status="processing"),
+                name="inbound_claimed",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
 
+
+class InboundEventBody(models.Model):
+    """What Dixa sent, byte for byte, written once with the event and never updated. Kept
+    apart from the event's row, whose processing state changes: each change then copies a
+    small row, not the body, and lists of events never read bodies. Retention deletes it."""
+
+    event = models.OneToOneField(
+        InboundEvent, on_delete=models.CASCADE, primary_key=True, related_name="body"
+    )
+    raw_body = models.BinaryField(help_text="The request body, byte for byte.")
+    headers = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "inbound event body"
+
+    def __str__(self) -> str:
+        return f"body of event #{self.pk}"
+
     @property
-    def body_text(self) -> str:
+    def text(self) -> str:
         return bytes(self.raw_body).decode("utf-8", errors="replace")
+
+
+class HandlerRun(models.Model):
+    """What one subscriber of the event bus made of one event."""
+
+    class Outcome(models.TextChoices):
+        HANDLED = "handled", "Handled"
+        SKIPPED = "skipped", "Skipped"
+        ERROR = "error", "Error"
+
+    event = models.ForeignKey(InboundEvent, on_delete=models.CASCADE, related_name="handler_runs")
+    handler = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    reason = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(
+        null=True, blank=True, help_text="Empty: to run (again) when the event is processed."
+    )
+
+    class Meta:
+        ordering = ["event", "handler"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "handler"], name="uniq_handler_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.handler}: {self.get_outcome_display() or 'to run'}"
 
 
 class RejectedDelivery(models.Model):
@@ -171,6 +205,9 @@ class RejectedDelivery(models.Model):
 
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="rejected_deliveries"
+    )
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     received_at = models.DateTimeField(auto_now_add=True)
     status_code = models.PositiveSmallIntegerField()
@@ -183,6 +220,10 @@ class RejectedDelivery(models.Model):
     class Meta:
         ordering = ["-received_at"]
         verbose_name_plural = "rejected deliveries"
+        indexes = [
+            models.Index(fields=["api_key", "received_at"], name="rejected_key_received"),
+            models.Index(fields=["received_at"], name="rejected_received"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.status_code} {self.reason[:60]}"

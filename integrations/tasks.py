@@ -1,7 +1,5 @@
 from celery import shared_task
 
-from integrations import dispatcher  # noqa: F401  (starts the dispatcher in workers)
-
 
 @shared_task(acks_late=True)
 def process_inbound_events(event_pks: list[int]) -> None:
@@ -11,8 +9,9 @@ def process_inbound_events(event_pks: list[int]) -> None:
         inbound_event_process(event_pk=pk)
 
 
-@shared_task
-def sweep_inbound_events() -> None:
-    from integrations.services.processing import inbound_events_sweep
+@shared_task(acks_late=True, soft_time_limit=300, time_limit=330)
+def purge_expired() -> dict[str, int]:
+    """Retention, run by beat: what is older than the RETENTION_* settings goes, in batches."""
+    from integrations.retention import retention_purge
 
-    inbound_events_sweep()
+    return retention_purge()

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from integrations import crypto
 from integrations.admin.events import pretty_json, truncate
-from integrations.admin.scoping import AccountListFilter, AccountScopedAdmin, visible_accounts
+from integrations.admin.scoping import AccountScopedAdmin, visible_accounts
 from integrations.clients import dixa, npstoday
 from integrations.clients.http import ApiUnavailable
 from ivr.forms import IvrMappingForm
@@ -30,7 +30,7 @@ class IvrMappingAdmin(AccountScopedAdmin):
         "failed_24h",
         "token",
     )
-    list_filter = ("enabled", AccountListFilter)
+    list_filter = ("enabled", "account")
     list_select_related = ("account",)
     search_fields = ("name", "queue_id", "=campaign_id")
     actions = ["test_connection"]
@@ -174,7 +174,7 @@ class SurveyTriggerAdmin(AccountScopedAdmin):
         "short_reason",
         "created_at",
     )
-    list_filter = ("status", AccountListFilter, "mapping", "last_status_code")
+    list_filter = ("status", "account", "mapping", "last_status_code")
     list_select_related = ("account", "mapping")
     search_fields = ("=guid", "=csid", "respondent_email", "respondent_phone")
     date_hierarchy = "created_at"
@@ -264,45 +264,40 @@ class SurveyTriggerAdmin(AccountScopedAdmin):
 
 @admin.register(NpsTodayDelivery)
 class NpsTodayDeliveryAdmin(AccountScopedAdmin):
-    account_path = ""
-    list_display = (
-        "name",
-        "key_state",
-        "npstoday_failure_streak",
-        "npstoday_max_attempts",
-        "npstoday_retry_seconds",
-    )
-    fields = (
-        "name",
-        "key_state",
-        "npstoday_max_attempts",
-        "npstoday_retry_seconds",
-        "npstoday_failure_streak",
-    )
-    readonly_fields = ("name", "key_state", "npstoday_failure_streak")
+    """Each account's retry policy and nps.today key health. A row is made on the account's
+    first delivery (or here, or by apply_config); until then Dixa's policy applies."""
+
+    list_display = ("account", "key_state", "failure_streak", "max_attempts", "retry_seconds")
+    list_select_related = ("account",)
+    fields = ("account", "key_state", "max_attempts", "retry_seconds", "failure_streak")
+    readonly_fields = ("key_state", "failure_streak")
     actions = ["reenable"]
 
-    def has_add_permission(self, request):
-        return False
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields + (("account",) if obj else ())
 
     def has_delete_permission(self, request, obj=None):
         return False
 
     @admin.display(description="nps.today key")
     def key_state(self, obj):
-        if not obj.npstoday_api_key:
+        if obj.pk is None:
+            return "-"
+        if not obj.account.npstoday_api_key:
             return "no key"
-        if obj.npstoday_disabled_at:
+        if obj.disabled_at:
             return format_html(
                 '<span style="color:{}">disabled {}: {}</span>',
                 "#ba2121",
-                timezone.localtime(obj.npstoday_disabled_at).strftime("%Y-%m-%d %H:%M"),
-                obj.npstoday_disabled_reason,
+                timezone.localtime(obj.disabled_at).strftime("%Y-%m-%d %H:%M"),
+                obj.disabled_reason,
             )
-        return f"active ({crypto.mask(obj.npstoday_api_key)})"
+        return f"active ({crypto.mask(obj.account.npstoday_api_key)})"
 
     @admin.action(description="Re-enable nps.today delivery and release held surveys")
     def reenable(self, request, queryset):
-        for account in queryset:
-            released = operations.npstoday_key_reenable(account=account)
-            self.message_user(request, f"{account}: re-enabled; {released} held survey(s) released")
+        for policy in queryset.select_related("account"):
+            released = operations.npstoday_key_reenable(account=policy.account)
+            self.message_user(
+                request, f"{policy.account}: re-enabled; {released} held survey(s) released"
+            )

@@ -9,8 +9,11 @@ class IvrConfig(AppConfig):
         from integrations import events
         from integrations.services import config
         from ivr.services import config as ivr_config
+        from ivr.services import retention  # noqa: F401  (registers its retention step)
         from ivr.services.triggers import conversation_abandoned_handle, conversation_closed_handle
 
-        events.register("ConversationClosed", conversation_closed_handle)
-        events.register("ConversationAbandoned", conversation_abandoned_handle)
+        events.subscribe("ConversationClosed", "survey", conversation_closed_handle)
+        events.subscribe("ConversationAbandoned", "survey", conversation_abandoned_handle)
         config.register_section("ivr_mappings", ivr_config.ivr_mappings_apply)
+        for key in ivr_config.DELIVERY_KEYS:
+            config.register_section(key, ivr_config.delivery_policy_apply(key))

@@ -164,10 +164,28 @@ class DeliveryAttempt(models.Model):
         return f"try {self.number}"
 
 
-class NpsTodayDelivery(Account):
-    """The accounts seen from the relay: the nps.today key's health and retry policy."""
+class NpsTodayDelivery(models.Model):
+    """How an account's surveys are delivered to nps.today (the retry policy, Dixa's own by
+    default) and the health of its nps.today key (auto-disabled after a failure streak).
+    Kept apart from Account, so a failed try never locks the tenant's row."""
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, primary_key=True, related_name="npstoday_delivery"
+    )
+    max_attempts = models.PositiveSmallIntegerField(
+        "nps.today tries", default=5, help_text="Tries per survey before it becomes a dead letter."
+    )
+    retry_seconds = models.PositiveIntegerField(
+        "retry spacing (s)", default=60, help_text="Wait between tries (Dixa: 60 s)."
+    )
+    failure_streak = models.PositiveIntegerField(default=0, editable=False)
+    failure_streak_started_at = models.DateTimeField(null=True, editable=False)
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.TextField(blank=True, editable=False)
 
     class Meta:
-        proxy = True
         verbose_name = "delivery to nps.today"
         verbose_name_plural = "delivery to nps.today"
+
+    def __str__(self) -> str:
+        return f"delivery to nps.today for {self.account}"

@@ -3,7 +3,7 @@ Rules that need the database (quarantine, once per conversation) live in the ser
 
 import hashlib
 
-from ivr.member import Conversation
+from integrations.dixa.conversation import Conversation
 from ivr.models import IvrMapping
 
 

@@ -129,16 +129,15 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fixup closes the database connection around every task unless told to
 # reuse it; reconnecting costs more than a delivery. Reused for this many tasks (x2).
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=500)
-CELERY_BEAT_SCHEDULE = {
-    "sweep-inbound-events": {
-        "task": "integrations.tasks.sweep_inbound_events",
-        "schedule": timedelta(seconds=env.float("SWEEP_INTERVAL_SECONDS", default=5)),
-    },
-    "sweep-survey-triggers": {
-        "task": "ivr.tasks.sweep_survey_triggers",
-        "schedule": timedelta(seconds=env.float("TRIGGER_SWEEP_INTERVAL_SECONDS", default=1)),
-    },
+# One queue per kind of work, so that a slow nps.today (or Dixa) never holds the workers
+# that process events. `make run` and the compose file run a worker that fits each.
+CELERY_TASK_DEFAULT_QUEUE = "events"
+CELERY_TASK_ROUTES = {
+    "integrations.tasks.process_inbound_events": {"queue": "events"},
+    "ivr.tasks.*": {"queue": "surveys"},
+    "pgap.tasks.*": {"queue": "dixa"},
 }
+CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- Security -----------------------------------------------------------------------------
 # Fernet keys (urlsafe base64, 32 bytes). The first encrypts; all decrypt (rotation).
@@ -157,21 +156,29 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Dixa ingest --------------------------------------------------------------------------
 DIXA_MAX_BODY_BYTES = 1024 * 1024
-# The WSGI entry point answers Dixa's deliveries from the environ, past Django's handler and
-# middleware (integrations/api/fast_path.py). Off: they take Django's whole stack.
-INGEST_FAST_PATH = env.bool("INGEST_FAST_PATH", default=True)
 DIXA_SIGNATURE_TOLERANCE_SECONDS = env.int("DIXA_SIGNATURE_TOLERANCE_SECONDS", default=300)
-# Each Celery worker's dispatcher thread polls for newly stored events this often (0: off).
-INBOUND_DISPATCH_INTERVAL_SECONDS = env.float("INBOUND_DISPATCH_INTERVAL_SECONDS", default=0.05)
-# An event no dispatcher took within this long is queued by the beat sweeper instead.
-INBOUND_SWEEP_GRACE_SECONDS = env.float("INBOUND_SWEEP_GRACE_SECONDS", default=5)
-# An event queued this long ago and still not claimed (a lost message) is queued again.
+# Of a refused request, only this much of the body is kept, and at most this many
+# refused requests per API key and minute.
+REJECTED_BODY_KEEP_BYTES = 4 * 1024
+REJECTED_KEEP_PER_MINUTE = env.int("REJECTED_KEEP_PER_MINUTE", default=60)
+
+# --- Outboxes and the dispatcher (integrations/outbox.py) ------------------------------------
+# The dispatcher is woken by NOTIFY on PostgreSQL; it also polls this often (the fallback for
+# a missed notification, and the only wake-up on SQLite).
+_on_sqlite = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+DISPATCH_POLL_SECONDS = env.float("DISPATCH_POLL_SECONDS", default=1.0 if _on_sqlite else 5.0)
+# How often it looks for rows claimed by a worker that died.
+RECLAIM_INTERVAL_SECONDS = env.float("RECLAIM_INTERVAL_SECONDS", default=30)
+# Per outbox: a row handed off this long ago and not yet claimed (its message was lost) is
+# handed off again; a row claimed this long ago (its worker died) is put back.
 INBOUND_REQUEUE_AFTER_SECONDS = env.float("INBOUND_REQUEUE_AFTER_SECONDS", default=60)
-# An event stuck in "processing" this long (a worker died) goes back to the queue.
-INBOUND_PROCESSING_TIMEOUT_SECONDS = env.int("INBOUND_PROCESSING_TIMEOUT_SECONDS", default=300)
+INBOUND_CLAIM_TIMEOUT_SECONDS = env.float("INBOUND_CLAIM_TIMEOUT_SECONDS", default=300)
+SURVEY_REQUEUE_AFTER_SECONDS = env.float("SURVEY_REQUEUE_AFTER_SECONDS", default=30)
+SURVEY_CLAIM_TIMEOUT_SECONDS = env.float("SURVEY_CLAIM_TIMEOUT_SECONDS", default=60)
+# An event whose worker died this many times ends as an error instead of being tried again.
+INBOUND_MAX_CLAIMS = env.int("INBOUND_MAX_CLAIMS", default=3)
 # After an enqueue fails (Redis down), a process stops trying for this long.
 ENQUEUE_BACKOFF_SECONDS = env.float("ENQUEUE_BACKOFF_SECONDS", default=5)
-REJECTED_BODY_KEEP_BYTES = 64 * 1024
 
 # --- Outside APIs and the relay ----------------------------------------------------------
 NPSTODAY_API_URL = env("NPSTODAY_API_URL", default="https://api.nps.today").rstrip("/")
@@ -179,13 +186,9 @@ DIXA_API_URL = env("DIXA_API_URL", default="https://dev.dixa.io").rstrip("/")
 NPSTODAY_RATE_LIMIT = env.int("NPSTODAY_RATE_LIMIT", default=10)  # requests/s per key
 NPSTODAY_DISABLE_AFTER_FAILURES = env.int("NPSTODAY_DISABLE_AFTER_FAILURES", default=25)
 NPSTODAY_DISABLE_WINDOW_HOURS = env.float("NPSTODAY_DISABLE_WINDOW_HOURS", default=3)
-# A trigger in "sending" this long lost its worker; it is sent again (same guid).
-TRIGGER_SENDING_TIMEOUT_SECONDS = env.int("TRIGGER_SENDING_TIMEOUT_SECONDS", default=60)
-# The sweeper queues a due trigger again if its last hand-off is older than this.
-TRIGGER_REQUEUE_AFTER_SECONDS = env.int("TRIGGER_REQUEUE_AFTER_SECONDS", default=30)
 # Retries due within this long also go to Celery as a countdown (well under Redis'
 # visibility timeout); longer waits live only in the database.
-TRIGGER_COUNTDOWN_MAX_SECONDS = env.int("TRIGGER_COUNTDOWN_MAX_SECONDS", default=300)
+SURVEY_COUNTDOWN_MAX_SECONDS = env.int("SURVEY_COUNTDOWN_MAX_SECONDS", default=300)
 DELIVERY_RESPONSE_BODY_LIMIT = 4096
 
 # --- i18n, static, admin ------------------------------------------------------------------
@@ -208,6 +211,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "integrations.api.exceptions.api_exception_handler",
 }
 
 LOGGING = {
@@ -221,4 +225,19 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
     },
+}
+
+# --- Retention (integrations/retention.py, docs/retention.md) ------------------------------
+# Days to keep, counted from arrival (bodies, refusals) or from the survey's end (attempts);
+# 0 keeps forever. Events and survey triggers themselves are kept: counts need them.
+RETENTION_EVENT_BODY_DAYS = env.int("RETENTION_EVENT_BODY_DAYS", default=30)
+RETENTION_REJECTED_DAYS = env.int("RETENTION_REJECTED_DAYS", default=30)
+RETENTION_ATTEMPT_DAYS = env.int("RETENTION_ATTEMPT_DAYS", default=30)
+# Rows per DELETE (each its own transaction), and batches per step and run.
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+RETENTION_MAX_BATCHES = env.int("RETENTION_MAX_BATCHES", default=100)
+# Hourly: each run removes a little, and a backlog drains over a few runs.
+CELERY_BEAT_SCHEDULE["purge-expired"] = {
+    "task": "integrations.tasks.purge_expired",
+    "schedule": timedelta(hours=1),
 }

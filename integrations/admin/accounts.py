@@ -4,7 +4,7 @@ from django.utils.html import format_html
 
 from integrations import crypto
 from integrations.admin.forms import SecretFieldsForm
-from integrations.admin.scoping import AccountListFilter, AccountScopedAdmin, ScopedInline
+from integrations.admin.scoping import AccountScopedAdmin, ScopedInline
 from integrations.models import Account, ApiKey, SigningSecret
 from integrations.services.api_keys import api_key_create, api_key_revoke
 
@@ -31,7 +31,6 @@ class SigningSecretInline(ScopedInline, admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(AccountScopedAdmin):
-    account_path = ""
     form = AccountForm
     inlines = [SigningSecretInline]
     list_display = ("name", "signature_mode", "npstoday_key", "created_at")
@@ -83,7 +82,7 @@ class AccountAdmin(AccountScopedAdmin):
 @admin.register(ApiKey)
 class ApiKeyAdmin(AccountScopedAdmin):
     list_display = ("name", "account", "prefix", "created_at", "last_used_at", "state")
-    list_filter = (AccountListFilter,)
+    list_filter = ("account",)
     list_select_related = ("account",)
     search_fields = ("name", "prefix")
     readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")

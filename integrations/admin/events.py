@@ -3,8 +3,9 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
-from integrations.admin.scoping import AccountListFilter, AccountScopedAdmin
-from integrations.models import InboundEvent, RejectedDelivery
+from integrations import events
+from integrations.admin.scoping import AccountScopedAdmin
+from integrations.models import HandlerRun, InboundEvent, InboundEventBody, RejectedDelivery
 from integrations.services.processing import inbound_events_reprocess
 
 
@@ -44,8 +45,26 @@ class ReadOnlyLogAdmin(AccountScopedAdmin):
         return format_html("<pre style='white-space:pre-wrap'>{}</pre>", pretty_body(obj.body_text))
 
 
+class HandlerRunInline(admin.TabularInline):
+    model = HandlerRun
+    fields = ("handler", "outcome", "reason", "attempts", "finished_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "outcome of each handler"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(InboundEvent)
-class InboundEventAdmin(ReadOnlyLogAdmin):
+class InboundEventAdmin(AccountScopedAdmin):
+    show_full_result_count = False
+    list_select_related = ("account",)
+    inlines = [HandlerRunInline]
     list_display = (
         "received_at",
         "event_type",
@@ -63,7 +82,7 @@ class InboundEventAdmin(ReadOnlyLogAdmin):
         "status",
         "verification",
         "is_known_type",
-        AccountListFilter,
+        "account",
     )
     search_fields = ("event_id", "=csid", "queue_id")
     date_hierarchy = "received_at"
@@ -90,24 +109,63 @@ class InboundEventAdmin(ReadOnlyLogAdmin):
     )
     readonly_fields = tuple(f for fs in fieldsets for f in fs[1]["fields"])
 
-    def has_change_permission(self, request, obj=None):
-        # The change page is the detail page; every field on it is read-only.
-        return super(ReadOnlyLogAdmin, self).has_change_permission(request, obj)
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     @admin.display(description="reason", ordering="outcome_reason")
     def short_reason(self, obj):
         return truncate(obj.outcome_reason)
 
-    @admin.action(description="Reprocess selected events")
+    def _stored_body(self, obj):
+        try:
+            return obj.body
+        except InboundEventBody.DoesNotExist:
+            return None
+
+    @admin.display(description="body")
+    def body(self, obj):
+        stored = self._stored_body(obj)
+        if stored is None:
+            return "(removed by retention)"
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", pretty_body(stored.text))
+
+    @admin.display(description="headers")
+    def headers(self, obj):
+        stored = self._stored_body(obj)
+        return pretty_json(stored.headers) if stored else "(removed by retention)"
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "reprocess" not in actions:
+            return actions
+        for name in events.handler_names():
+            action = _reprocess_through(name)
+            actions[action.__name__] = (action, action.__name__, action.short_description)
+        return actions
+
+    @admin.action(description="Reprocess selected events (every handler)")
     def reprocess(self, request, queryset):
         count = inbound_events_reprocess(queryset=queryset)
         self.message_user(request, f"{count} event(s) queued for reprocessing")
 
 
+def _reprocess_through(handler: str):
+    def action(modeladmin, request, queryset):
+        count = inbound_events_reprocess(queryset=queryset, handler=handler)
+        modeladmin.message_user(request, f"{count} event(s) queued for the {handler} handler")
+
+    action.__name__ = f"reprocess_{handler}"
+    action.short_description = f"Reprocess selected events through the {handler} handler only"
+    return action
+
+
 @admin.register(RejectedDelivery)
 class RejectedDeliveryAdmin(ReadOnlyLogAdmin):
     list_display = ("received_at", "account", "status_code", "reason", "body_size")
-    list_filter = ("status_code", AccountListFilter)
+    list_filter = ("status_code", "account")
     date_hierarchy = "received_at"
     fields = (
         "account",

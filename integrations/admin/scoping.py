@@ -1,53 +1,128 @@
-"""Tenant isolation in the admin: a staff user sees only their accounts' objects."""
+"""Tenant isolation in the admin: a staff user sees only their accounts' objects, in lists,
+detail pages, list filters, foreign-key choices, autocompletes and actions. Superusers see
+everything. Models are tied to their account by following foreign keys (see account_path)."""
+
+import logging
+from functools import cache
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import ValidationError
+from django.db import DataError, transaction
+from django.db.models import Q
 
 from integrations.models import Account
 
+logger = logging.getLogger(__name__)
+# How many foreign keys account_path follows, at most (DeliveryAttempt → trigger → account).
+MAX_HOPS = 3
+
 
 def visible_accounts(user):
+    """The accounts `user` may see in the admin."""
     if user.is_superuser:
         return Account.objects.all()
     return Account.objects.filter(members=user)
 
 
-class AccountListFilter(admin.SimpleListFilter):
-    """Like a related-field filter, but lists only the accounts the user may see."""
+@cache
+def account_path(model) -> str | None:
+    """The lookup from `model` to its Account ("" for Account itself), following foreign keys
+    (shortest path first); None when the model does not hang off an account."""
+    paths = [(model, "")]
+    for _ in range(MAX_HOPS + 1):
+        next_paths = []
+        for current, path in paths:
+            if current is Account:
+                return path
+            for field in current._meta.concrete_fields:
+                if field.many_to_one or field.one_to_one:
+                    step = f"{path}__{field.name}" if path else field.name
+                    next_paths.append((field.related_model, step))
+        paths = next_paths
+    return None
 
-    title = "account"
-    parameter_name = "account"
 
-    def lookups(self, request, model_admin):
-        return [(str(a.pk), a.name) for a in visible_accounts(request.user)]
+def account_scope(model, user) -> Q:
+    """A filter on `model` keeping the rows of `user`'s accounts (nothing, when the model
+    does not hang off an account and the user is not a superuser)."""
+    if user.is_superuser:
+        return Q()
+    path = account_path(model)
+    if path is None:
+        return Q(pk__in=[])
+    return Q(**{f"{path}__members" if path else "members": user})
 
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(account_id=self.value())
+
+def scoped(queryset, user):
+    """`queryset` restricted to the rows of `user`'s accounts."""
+    if user.is_superuser:
         return queryset
+    return queryset.filter(account_scope(queryset.model, user))
 
 
-class AccountScopedAdmin(admin.ModelAdmin):
-    """Filters every queryset by the user's accounts; `account_path` names the link."""
+class ScopedRelatedFilter(admin.RelatedFieldListFilter):
+    """A related-field filter that offers only the related objects of the user's accounts."""
 
-    account_path = "account"
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        related = scoped(field.related_model._default_manager.all(), request.user)
+        if ordering:
+            related = related.order_by(*ordering)
+        target = field.target_field.attname
+        return [(getattr(obj, target), str(obj)) for obj in related]
+
+
+def scoped_list_filter(model, list_filter) -> tuple:
+    """`list_filter` with every relation named by its field path filtered by ScopedRelatedFilter."""
+    scoped_filters = []
+    for item in list_filter:
+        if isinstance(item, str):
+            field = admin.utils.get_fields_from_path(model, item)[-1]
+            if field.is_relation:
+                item = (item, ScopedRelatedFilter)
+        scoped_filters.append(item)
+    return tuple(scoped_filters)
+
+
+def formfield_queryset(db_field, request):
+    """The choices of a relation's form field: the related objects of the user's accounts."""
+    return scoped(db_field.related_model._default_manager.all(), request.user)
+
+
+class ScopedChoices:
+    """Relation fields of forms (and inlines) offer only the objects of the user's accounts."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        kwargs.setdefault("queryset", formfield_queryset(db_field, request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("queryset", formfield_queryset(db_field, request))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+# Inlines are reached through a scoped parent; their own relation choices are scoped too.
+ScopedInline = ScopedChoices
+
+
+class AccountScopedAdmin(ScopedChoices, admin.ModelAdmin):
+    """Scopes the list, detail pages, filters, choices and actions to the user's accounts;
+    a malformed filter value in the query string shows the list's error page, never a 500."""
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        members = f"{self.account_path}__members" if self.account_path else "members"
-        return queryset.filter(**{members: request.user})
+        return scoped(super().get_queryset(request), request.user)
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.related_model is Account:
-            kwargs["queryset"] = visible_accounts(request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    def get_list_filter(self, request):
+        return scoped_list_filter(self.model, super().get_list_filter(request))
 
-
-class ScopedInline:
-    """Inlines are reached through a scoped parent; limit their account choices as well."""
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.related_model is Account:
-            kwargs["queryset"] = visible_accounts(request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    def get_changelist_instance(self, request):
+        try:
+            with transaction.atomic():  # a refused query must not break the request's others
+                return super().get_changelist_instance(request)
+        except (ValueError, TypeError, OverflowError, ValidationError, DataError) as exc:
+            # Values the query string's lookups cannot take (Django lets some through).
+            logger.info(
+                "admin list %s: refused query %r", self.opts.label, request.GET, exc_info=True
+            )
+            raise IncorrectLookupParameters(exc) from exc

@@ -3,5 +3,5 @@ from django.urls import path
 from integrations.api import views
 
 urlpatterns = [
-    path("dixa/relay", views.dixa_relay, name="dixa-relay"),
+    path("dixa/relay", views.DixaRelayView.as_view(), name="dixa-relay"),
 ]

@@ -1,13 +1,44 @@
-from django.http import JsonResponse
-from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import MethodNotAllowed
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from integrations.api.relay import relay_reply
+from integrations.api.authentication import ApiKeyAuthentication
+from integrations.services.ingest import delivery_receive, kept_headers
 
 
-@csrf_exempt
-def dixa_relay(request):
-    """The URL an admin pastes into Dixa's webhook form. Under the platform's WSGI entry
-    point deliveries are answered by `fast_path`; this view answers everything else
-    (runserver, the test client, a GET)."""
-    reply = relay_reply(request.META, request.read)
-    return JsonResponse(reply.body, status=reply.status, headers=reply.headers)
+def declared_length(meta) -> int | None:
+    """The request's Content-Length; None when it has none (a chunked body). A value that is
+    not a number counts as 0, as Django reads it."""
+    value = meta.get("CONTENT_LENGTH")
+    if not value:
+        return 0 if "HTTP_TRANSFER_ENCODING" not in meta else None
+    try:
+        return max(0, int(value))
+    except ValueError:
+        return 0
+
+
+class DixaRelayView(APIView):
+    """The URL an admin pastes into Dixa's webhook form (or that Connect Dixa registers).
+    The body is read raw, never through DRF's parsers: the signature covers its bytes."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+    parser_classes = []
+    http_method_names = ["post"]
+
+    def initial(self, request, *args, **kwargs):
+        # A wrong method is refused before credentials are looked at: 405, not 401.
+        if request.method.lower() not in self.http_method_names:
+            raise MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
+
+    def post(self, request):
+        receipt = delivery_receive(
+            api_key=request.auth,
+            read=request.read,
+            declared_length=declared_length(request.META),
+            headers=kept_headers(request.META),
+        )
+        return Response(receipt.body, status=receipt.status_code)

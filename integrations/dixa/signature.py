@@ -3,8 +3,16 @@ keyed with the hex-decoded subscription secret."""
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from enum import Enum
+
+# Bounds on what a header may carry. Dixa sends one 13-digit `t` and one or two 64-digit
+# `v1` (two while a secret rotates); anything far beyond that is not a Dixa signature.
+MAX_HEADER_LENGTH = 1024
+MAX_SIGNATURES = 8
+_TIMESTAMP = re.compile(r"[0-9]{1,16}")
+_HEX = re.compile(r"[0-9a-fA-F]{1,128}")
 
 
 class SignatureProblem(Enum):
@@ -36,6 +44,10 @@ def header_value(secret_hex: str, timestamp_ms: int, body: bytes) -> str:
 
 
 def parse(header: str) -> ParsedSignature | None:
+    """The header's `t` and `v1` values; None unless `t` is 1 to 16 ASCII digits and every
+    `v1` is 1 to 128 hex digits (at most MAX_SIGNATURES), in a header of sane length."""
+    if len(header) > MAX_HEADER_LENGTH:
+        return None
     timestamp = None
     signatures = []
     for part in header.split(","):
@@ -45,10 +57,21 @@ def parse(header: str) -> ParsedSignature | None:
         if key == "t":
             timestamp = value.strip()
         elif key == "v1":
-            signatures.append(value.strip().lower())
-    if not timestamp or not timestamp.isdigit() or not signatures:
+            signatures.append(value.strip())
+    if not _valid(timestamp, signatures):
         return None
-    return ParsedSignature(timestamp=timestamp, signatures=tuple(signatures))
+    return ParsedSignature(timestamp, tuple(candidate.lower() for candidate in signatures))
+
+
+def _valid(timestamp: str | None, signatures: list[str]) -> bool:
+    # fullmatch on explicit ASCII classes: str.isdigit() also admits "١٢" and "²", and
+    # hmac.compare_digest() raises TypeError on non-ASCII text.
+    return (
+        timestamp is not None
+        and _TIMESTAMP.fullmatch(timestamp) is not None
+        and 0 < len(signatures) <= MAX_SIGNATURES
+        and all(_HEX.fullmatch(candidate) for candidate in signatures)
+    )
 
 
 def verify(

@@ -12,6 +12,8 @@ from integrations.ttl_cache import TTLCache
 
 KEY_PREFIX = "dsr_"
 PREFIX_LENGTH = len(KEY_PREFIX) + 8
+# Issued keys are 55 characters; a much longer one is refused before the lookup.
+MAX_KEY_LENGTH = 512
 
 
 # Keys by prefix, with their account. Revocation evicts in this process at once and
@@ -48,7 +50,7 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
 
 def api_key_authenticate(*, plaintext: str) -> ApiKey | None:
     """The active key matching `plaintext`, with its account loaded; None otherwise."""
-    if not plaintext.startswith(KEY_PREFIX) or len(plaintext) <= PREFIX_LENGTH:
+    if not _could_be_issued(plaintext):
         return None
     prefix = plaintext[:PREFIX_LENGTH]
     api_key = _keys.get_or_load(
@@ -61,6 +63,17 @@ def api_key_authenticate(*, plaintext: str) -> ApiKey | None:
         return None
     _touch_last_used(api_key)
     return api_key
+
+
+def _could_be_issued(plaintext: str) -> bool:
+    """Whether `plaintext` has an issued key's shape: printable ASCII (text PostgreSQL and
+    SHA-256 can take: no NUL, no unpaired surrogate) of a sane length, with our prefix."""
+    return (
+        PREFIX_LENGTH < len(plaintext) <= MAX_KEY_LENGTH
+        and plaintext.startswith(KEY_PREFIX)
+        and plaintext.isascii()
+        and plaintext.isprintable()
+    )
 
 
 def _touch_last_used(api_key: ApiKey) -> None:

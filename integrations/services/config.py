@@ -28,8 +28,6 @@ ACCOUNT_FIELDS = (
     "require_signature",
     "signature_tolerance_seconds",
     "npstoday_api_key",
-    "npstoday_max_attempts",
-    "npstoday_retry_seconds",
 )
 BASE_KEYS = {"name", "members", "api_keys", "signing_secrets", *ACCOUNT_FIELDS}
 # Section name -> apply(account, value) -> bool (whether anything changed).

@@ -1,133 +1,183 @@
-"""Processing stored events: claim, route by type, record the outcome. Idempotent."""
+"""Processing stored events: claim, parse once, run every subscriber, record each outcome.
+
+Each subscriber runs in its own transaction; one that raises is recorded as `error` with
+the reason and the others still run. The event's own outcome sums its subscribers' up.
+An event that cannot even be loaded or parsed ends as `error` with the reason, once.
+"""
 
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from integrations import events
-from integrations.models import InboundEvent
-from integrations.services.queueing import enqueue
+from integrations import events, outbox
+from integrations.dixa import envelope as envelope_parser
+from integrations.dixa.conversation import Conversation
+from integrations.models import HandlerRun, InboundEvent, InboundEventBody
 
 logger = logging.getLogger(__name__)
 
 Status = InboundEvent.Status
 Outcome = InboundEvent.Outcome
-DISPATCH_BATCH = 500
-SWEEP_BATCH = 500
-DISPATCH_CHUNK = 20  # ids per task, so that several workers share a backlog
+RunOutcome = HandlerRun.Outcome
+
+
+def _give_up_on_poison(pks: list[int]) -> None:
+    """An event whose worker died on it again and again is not tried forever."""
+    limit = settings.INBOUND_MAX_CLAIMS
+    InboundEvent.objects.filter(pk__in=pks, processing_attempts__gte=limit).update(
+        status=Status.FAILED,
+        outcome=Outcome.ERROR,
+        outcome_reason=f"gave up after {limit} tries: the worker was lost each time",
+        processed_at=timezone.now(),
+    )
+
+
+INBOUND = outbox.register(
+    outbox.Outbox(
+        name="inbound events",
+        model=InboundEvent,
+        task="integrations.tasks.process_inbound_events",
+        settings_prefix="INBOUND",
+        pending=Q(status=Status.RECEIVED),
+        claimed={"status": Status.PROCESSING},
+        claimed_at_field="processing_started_at",
+        attempts_field="processing_attempts",
+        release={"status": Status.RECEIVED},
+        on_reclaim=_give_up_on_poison,
+    )
+)
 
 
 def inbound_event_process(*, event_pk: int) -> bool:
     """Process one event if nobody else has it. Returns whether this call processed it."""
-    now = timezone.now()
-    claimed = InboundEvent.objects.filter(pk=event_pk, status=Status.RECEIVED).update(
-        status=Status.PROCESSING,
-        processing_started_at=now,
-        processing_attempts=F("processing_attempts") + 1,
-    )
-    if not claimed:
+    if not INBOUND.claim(event_pk):
         return False
-    event = InboundEvent.objects.select_related("account").get(pk=event_pk)
     try:
-        with transaction.atomic():
-            result = _route(event)
-            _finish(event, Status.PROCESSED, result.outcome, result.reason)
-    except Exception as exc:
-        logger.exception("processing inbound event %s failed", event_pk)
-        _finish(event, Status.FAILED, Outcome.ERROR, f"{type(exc).__name__}: {exc}")
+        dixa_event = _load(event_pk)
+    except Exception as exc:  # unreadable row or body: recorded, never retried forever
+        logger.exception("inbound event %s could not be loaded", event_pk)
+        _finish(event_pk, Status.FAILED, Outcome.ERROR, f"could not load the event: {_why(exc)}")
+        return True
+    if dixa_event is None:
+        return True
+    status, outcome, reason = _run_subscribers(dixa_event)
+    _finish(event_pk, status, outcome, reason)
     return True
 
 
-def _route(event: InboundEvent) -> events.HandlerResult:
-    if not event.is_known_type:
-        return events.HandlerResult(
+def _load(event_pk: int) -> events.DixaEvent | None:
+    record = InboundEvent.objects.get(pk=event_pk)
+    if not record.is_known_type:
+        _finish(
+            event_pk,
+            Status.PROCESSED,
             Outcome.UNKNOWN_TYPE,
-            f"{event.event_fqn!r} is not in Dixa's event catalogue; stored for inspection",
+            f"{record.event_fqn!r} is not in Dixa's event catalogue; stored for inspection",
         )
-    handler = events.handler_for(event.event_type)
-    if handler is None:
-        return events.HandlerResult(
-            Outcome.NO_HANDLER, f"recorded; no handler for {event.event_type}"
+        return None
+    if not events.subscriptions_for(record.event_type):
+        _finish(
+            event_pk,
+            Status.PROCESSED,
+            Outcome.NO_HANDLER,
+            f"recorded; no handler for {record.event_type}",
         )
-    return handler(event)
+        return None
+    raw_body = (
+        InboundEventBody.objects.filter(pk=event_pk).values_list("raw_body", flat=True).first()
+    )
+    if raw_body is None:
+        raise LookupError("its body was removed by retention")
+    envelope = envelope_parser.parse(bytes(raw_body))
+    return events.DixaEvent(record, envelope, Conversation.from_envelope(envelope))
 
 
-def _finish(event: InboundEvent, status: str, outcome: str, reason: str) -> None:
-    InboundEvent.objects.filter(pk=event.pk).update(
+def _run_subscribers(dixa_event: events.DixaEvent) -> tuple[str, str, str]:
+    record = dixa_event.record
+    previous = {run.handler: run for run in HandlerRun.objects.filter(event=record)}
+    results: list[tuple[str, str, str]] = []
+    to_save: list[HandlerRun] = []
+    for subscription in events.subscriptions_for(record.event_type):
+        run = previous.get(subscription.name)
+        if run is not None and run.finished_at is not None:  # done; not asked to run again
+            results.append((subscription.name, run.outcome, run.reason))
+            continue
+        outcome, reason = _run_one(subscription, dixa_event)
+        results.append((subscription.name, outcome, reason))
+        to_save.append(
+            HandlerRun(
+                event=record,
+                handler=subscription.name,
+                outcome=outcome,
+                reason=reason,
+                attempts=(run.attempts if run else 0) + 1,
+                finished_at=timezone.now(),
+            )
+        )
+    HandlerRun.objects.bulk_create(
+        to_save,
+        update_conflicts=True,
+        unique_fields=["event", "handler"],
+        update_fields=["outcome", "reason", "attempts", "finished_at"],
+    )
+    return _summary(results)
+
+
+def _run_one(subscription: events.Subscription, dixa_event: events.DixaEvent):
+    try:
+        with transaction.atomic():
+            result = subscription.handler(dixa_event)
+    except Exception as exc:
+        logger.exception(
+            "handler %s failed on inbound event %s", subscription.name, dixa_event.record.pk
+        )
+        return RunOutcome.ERROR, _why(exc)
+    return result.outcome, result.reason
+
+
+def _summary(results: list[tuple[str, str, str]]) -> tuple[str, str, str]:
+    """The event's status, outcome and reason from its subscribers' outcomes."""
+    outcomes = {outcome for _, outcome, _ in results}
+    if RunOutcome.ERROR in outcomes:
+        status, outcome = Status.FAILED, Outcome.ERROR
+    elif RunOutcome.HANDLED in outcomes:
+        status, outcome = Status.PROCESSED, Outcome.HANDLED
+    else:
+        status, outcome = Status.PROCESSED, Outcome.SKIPPED
+    if len(results) == 1:
+        return status, outcome, results[0][2]
+    return status, outcome, "; ".join(f"{name}: {reason}" for name, _, reason in results)
+
+
+def _why(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def _finish(event_pk: int, status: str, outcome: str, reason: str) -> None:
+    InboundEvent.objects.filter(pk=event_pk).update(
         status=status, outcome=outcome, outcome_reason=reason, processed_at=timezone.now()
     )
 
 
-def inbound_events_dispatch(*, now=None, limit: int = DISPATCH_BATCH) -> int | None:
-    """Hand events no worker has been given yet to Celery, oldest first. The worker's
-    dispatcher thread calls this every INBOUND_DISPATCH_INTERVAL_SECONDS. Returns how many
-    were handed over, or None when the broker refused them (they stay unqueued)."""
-    awaiting = InboundEvent.objects.filter(status=Status.RECEIVED, queued_at=None)
-    return _hand_off(awaiting, now=now or timezone.now(), limit=limit)
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    requeued: int
-    reclaimed: int
-
-
-def inbound_events_sweep(*, now=None) -> SweepResult:
-    """The safety net behind the dispatcher: reclaim events a dead worker held, queue events
-    no dispatcher took within INBOUND_SWEEP_GRACE_SECONDS, and queue again events whose
-    message was lost (handed over INBOUND_REQUEUE_AFTER_SECONDS ago, never claimed)."""
-    now = now or timezone.now()
-    stuck_before = now - timedelta(seconds=settings.INBOUND_PROCESSING_TIMEOUT_SECONDS)
-    reclaimed = InboundEvent.objects.filter(
-        status=Status.PROCESSING, processing_started_at__lt=stuck_before
-    ).update(status=Status.RECEIVED, queued_at=None)
-
-    grace = timedelta(seconds=settings.INBOUND_SWEEP_GRACE_SECONDS)
-    requeue_after = timedelta(seconds=settings.INBOUND_REQUEUE_AFTER_SECONDS)
-    due = InboundEvent.objects.filter(status=Status.RECEIVED).filter(
-        Q(queued_at=None, received_at__lt=now - grace) | Q(queued_at__lt=now - requeue_after)
-    )
-    requeued = _hand_off(due, now=now, limit=SWEEP_BATCH) or 0
-    if requeued or reclaimed:
-        logger.info("sweep: %d queued, %d reclaimed from dead workers", requeued, reclaimed)
-    return SweepResult(requeued=requeued, reclaimed=reclaimed)
-
-
-def _hand_off(queryset: QuerySet[InboundEvent], *, now, limit: int) -> int | None:
-    """Mark up to `limit` events queued and publish them in chunks. Concurrent callers (two
-    workers' dispatchers, a sweep) never take the same rows (SKIP LOCKED on PostgreSQL; one
-    writer at a time on SQLite). What the broker refuses is unmarked for the next pass."""
-    from integrations.tasks import process_inbound_events
-
-    if not queryset.exists():  # the usual answer: a plain read, no lock, no transaction
-        return 0
-    with transaction.atomic():
-        pks = list(
-            queryset.order_by("pk")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:limit]
-        )
-        InboundEvent.objects.filter(pk__in=pks).update(queued_at=now)
-    for start in range(0, len(pks), DISPATCH_CHUNK):
-        if not enqueue(process_inbound_events, pks[start : start + DISPATCH_CHUNK]):
-            InboundEvent.objects.filter(pk__in=pks[start:], status=Status.RECEIVED).update(
-                queued_at=None
-            )
-            return None
-    return len(pks)
-
-
 @transaction.atomic
-def inbound_events_reprocess(*, queryset: QuerySet[InboundEvent]) -> int:
-    """Send events through their handlers again (handlers are idempotent): back to
-    `received` and unqueued, so that the dispatcher hands them to a worker."""
-    pks = list(queryset.exclude(status=Status.PROCESSING).values_list("pk", flat=True))
-    InboundEvent.objects.filter(pk__in=pks).update(
-        status=Status.RECEIVED, outcome="", outcome_reason="", queued_at=None
+def inbound_events_reprocess(*, queryset: QuerySet[InboundEvent], handler: str = "") -> int:
+    """Send events through their subscribers again (subscribers are idempotent), or through
+    the one named `handler` only. They are queued once this commits. Events whose body
+    retention removed keep the outcome they had."""
+    pks = list(
+        queryset.exclude(status=Status.PROCESSING)
+        .filter(body__isnull=False)
+        .values_list("pk", flat=True)
     )
+    runs = HandlerRun.objects.filter(event_id__in=pks)
+    if handler:
+        runs = runs.filter(handler=handler)
+    runs.update(finished_at=None)
+    InboundEvent.objects.filter(pk__in=pks).update(
+        status=Status.RECEIVED, outcome="", outcome_reason="", queued_at=timezone.now()
+    )
+    INBOUND.publish_on_commit(pks)
     return len(pks)

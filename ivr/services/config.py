@@ -16,7 +16,7 @@ ivr_mappings:
 
 from integrations.models import Account
 from integrations.services.config import assign_changed
-from ivr.models import IvrMapping
+from ivr.models import IvrMapping, NpsTodayDelivery
 
 FIELDS = (
     "campaign_id",
@@ -50,3 +50,22 @@ def ivr_mappings_apply(account: Account, specs) -> bool:
             mapping.save()
             changed = True
     return changed
+
+
+# Account-level keys of the config file that set the account's delivery to nps.today.
+DELIVERY_KEYS = {"npstoday_max_attempts": "max_attempts", "npstoday_retry_seconds": "retry_seconds"}
+
+
+def delivery_policy_apply(key: str):
+    field = DELIVERY_KEYS[key]
+
+    def apply(account: Account, value) -> bool:
+        policy, created = NpsTodayDelivery.objects.get_or_create(account=account)
+        if not created and getattr(policy, field) == value:
+            return False
+        setattr(policy, field, value)
+        policy.full_clean()
+        policy.save()
+        return True
+
+    return apply

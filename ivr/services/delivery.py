@@ -2,26 +2,25 @@
 
 A trigger is claimed with a conditional update (pending -> sending), so a duplicate task
 changes nothing. The attempt row is written before the request; a worker killed mid-send
-leaves the trigger in `sending` and the attempt `in_flight`, and the sweeper puts it back
-after TRIGGER_SENDING_TIMEOUT_SECONDS. The repeated POST carries the same `guid` and
+leaves the trigger in `sending` and the attempt `in_flight`, and the dispatcher puts it back
+after SURVEY_CLAIM_TIMEOUT_SECONDS. The repeated POST carries the same `guid` and
 Idempotency-Key, so nps.today does not make a second member.
 """
 
 import logging
 from datetime import timedelta
-from functools import partial
 
 import httpx
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from integrations import outbox
 from integrations.clients import npstoday
 from integrations.models import Account
-from integrations.services.queueing import enqueue
 from ivr import ratelimit
-from ivr.models import DeliveryAttempt, SurveyTrigger
+from ivr.models import DeliveryAttempt, NpsTodayDelivery, SurveyTrigger
 from ivr.retry_policy import Verdict, decide
 
 logger = logging.getLogger(__name__)
@@ -30,21 +29,46 @@ Outcome = DeliveryAttempt.Outcome
 SAFE_HEADERS = ("content-type", "retry-after", "date", "idempotency-key", "x-request-id")
 
 
+def _interrupted(pks: list[int]) -> None:
+    DeliveryAttempt.objects.filter(trigger_id__in=pks, outcome=Outcome.IN_FLIGHT).update(
+        outcome=Outcome.INTERRUPTED,
+        error="worker lost during the send; sent again with the same guid",
+    )
+
+
+SURVEYS = outbox.register(
+    outbox.Outbox(
+        name="surveys",
+        model=SurveyTrigger,
+        task="ivr.tasks.deliver_surveys",
+        settings_prefix="SURVEY",
+        pending=Q(status=Status.PENDING),
+        schedule_field="next_attempt_at",
+        claimed={"status": Status.SENDING},
+        claimed_at_field="sending_started_at",
+        attempts_field="attempt_count",
+        release={"status": Status.PENDING},
+        chunk=1,  # each send waits on nps.today: one per message spreads them over workers
+        on_reclaim=_interrupted,
+    )
+)
+
+
+def delivery_policy(account_id: int) -> NpsTodayDelivery:
+    policy, _ = NpsTodayDelivery.objects.get_or_create(account_id=account_id)
+    return policy
+
+
 def trigger_deliver(*, trigger_id: int, task_id: str = "") -> str | None:
     """One try. Returns the trigger's new status, or None when it was not ours to send."""
-    now = timezone.now()
-    claimed = SurveyTrigger.objects.filter(
-        pk=trigger_id, status=Status.PENDING, next_attempt_at__lte=now
-    ).update(status=Status.SENDING, sending_started_at=now, attempt_count=F("attempt_count") + 1)
-    if not claimed:
+    if not SURVEYS.claim(trigger_id):
         return None
     trigger = SurveyTrigger.objects.select_related("account").get(pk=trigger_id)
     account = trigger.account
+    policy = delivery_policy(account.pk)
 
-    if account.npstoday_disabled_at:
-        _set(
-            trigger, Status.HELD, reason=f"held: {account.npstoday_disabled_reason}", undo_try=True
-        )
+    if policy.disabled_at:
+        _set(trigger, Status.HELD, reason=f"held: {policy.disabled_reason}", undo_try=True)
         return Status.HELD
     if not account.npstoday_api_key:
         _set(
@@ -72,7 +96,13 @@ def trigger_deliver(*, trigger_id: int, task_id: str = "") -> str | None:
     )
     status_code, headers, body, error = _send(account, trigger)
     attempt.duration_ms = _elapsed_ms(attempt)
-    return _record(trigger, account, attempt, status_code, headers, body, error)
+    status, failure = _record(trigger, policy, attempt, status_code, headers, body, error)
+    # Outside _record's transaction: the policy row is locked for one statement only.
+    if failure is None:
+        npstoday_key_record_success(policy)
+    else:
+        npstoday_key_record_failure(policy, failure)
+    return status
 
 
 def _send(account: Account, trigger: SurveyTrigger):
@@ -83,8 +113,11 @@ def _send(account: Account, trigger: SurveyTrigger):
             body=trigger.payload,
             idempotency_key=str(trigger.guid),
         )
-    except httpx.HTTPError as exc:
+    except httpx.HTTPError as exc:  # no answer
         return None, {}, "", f"{type(exc).__name__}: {exc}"[:500]
+    except Exception as exc:  # the request could not even be made: a failed try as well
+        logger.warning("survey %s: the request to nps.today could not be made", trigger.pk)
+        return None, {}, "", f"the request could not be made ({type(exc).__name__})"
     headers = {k.lower(): v for k, v in response.headers.items()}
     return response.status_code, headers, response.text, ""
 
@@ -94,15 +127,17 @@ def _elapsed_ms(attempt: DeliveryAttempt) -> int:
 
 
 @transaction.atomic
-def _record(trigger, account, attempt, status_code, headers, body, error) -> str:
+def _record(trigger, policy, attempt, status_code, headers, body, error):
+    """Write the try's outcome and the trigger's new state. Returns the new status and,
+    for a failed try, its reason."""
     now = timezone.now()
     decision = decide(
         status=status_code,
         error=error,
         retry_after_header=headers.get("retry-after"),
         attempt=trigger.attempt_count,
-        max_attempts=account.npstoday_max_attempts,
-        spacing=timedelta(seconds=account.npstoday_retry_seconds),
+        max_attempts=policy.max_attempts,
+        spacing=timedelta(seconds=policy.retry_seconds),
         now=now,
     )
     attempt.response_status_code = status_code
@@ -119,28 +154,24 @@ def _record(trigger, account, attempt, status_code, headers, body, error) -> str
     trigger.last_status_code = status_code
     if decision.verdict is Verdict.SUCCESS:
         _set(trigger, Status.DELIVERED, reason=decision.reason, finished=True)
-        npstoday_key_record_success(account)
-        return Status.DELIVERED
-    npstoday_key_record_failure(account, decision.reason)
+        return Status.DELIVERED, None
     if decision.verdict is Verdict.FAILED:
         _set(trigger, Status.FAILED, reason=decision.reason, finished=True)
-        return Status.FAILED
+        return Status.FAILED, decision.reason
     wait = max(0.0, (decision.next_attempt_at - now).total_seconds())
-    countdown = wait <= settings.TRIGGER_COUNTDOWN_MAX_SECONDS
+    countdown = wait <= settings.SURVEY_COUNTDOWN_MAX_SECONDS
     _set(
         trigger,
         Status.PENDING,
         reason=decision.reason,
         next_attempt_at=decision.next_attempt_at,
-        # A short wait also goes to Celery as a countdown (the fast path); the row is what
-        # counts, and the sweeper sends it if that message is lost.
+        # A short wait also goes to Celery as a countdown; the row is what counts, and the
+        # dispatcher sends it when it falls due if that message is lost.
         queued_at=decision.next_attempt_at if countdown else None,
     )
     if countdown:
-        from ivr.tasks import deliver_trigger
-
-        transaction.on_commit(partial(enqueue, deliver_trigger, trigger.pk, countdown=wait))
-    return Status.PENDING
+        SURVEYS.publish_on_commit([trigger.pk], countdown=wait)
+    return Status.PENDING, decision.reason
 
 
 def _set(
@@ -168,74 +199,43 @@ def _set(
 # --- the nps.today key's health: auto-disable after a long failure streak ----------------
 
 
-def npstoday_key_record_success(account: Account) -> None:
-    if account.npstoday_failure_streak:
-        Account.objects.filter(pk=account.pk).update(
-            npstoday_failure_streak=0, npstoday_failure_streak_started_at=None
+def npstoday_key_record_success(policy: NpsTodayDelivery) -> None:
+    if policy.failure_streak:
+        NpsTodayDelivery.objects.filter(pk=policy.pk).update(
+            failure_streak=0, failure_streak_started_at=None
         )
 
 
-def npstoday_key_record_failure(account: Account, reason: str) -> None:
+def npstoday_key_record_failure(policy: NpsTodayDelivery, reason: str) -> None:
+    """Count the failure in one statement (concurrent failures each count, no lock held
+    past it); a streak that reaches NPSTODAY_DISABLE_AFTER_FAILURES within the window
+    disables the key."""
     now = timezone.now()
-    window = timedelta(hours=settings.NPSTODAY_DISABLE_WINDOW_HOURS)
-    # Locked, so that workers failing at the same moment each count (we are inside _record's
-    # transaction, which holds the lock until the outcome is committed).
-    account = Account.objects.select_for_update().get(pk=account.pk)
-    started = account.npstoday_failure_streak_started_at
-    if started is None or now - started > window:
-        streak, started = 1, now
-    else:
-        streak = account.npstoday_failure_streak + 1
-    updates = {"npstoday_failure_streak": streak, "npstoday_failure_streak_started_at": started}
-    if streak >= settings.NPSTODAY_DISABLE_AFTER_FAILURES and not account.npstoday_disabled_at:
-        updates["npstoday_disabled_at"] = now
-        updates["npstoday_disabled_reason"] = (
-            f"nps.today key disabled after {streak} failed deliveries in a row since "
-            f"{started:%Y-%m-%d %H:%M} UTC; last: {reason}"
-        )
-        logger.error("account %s: %s", account.pk, updates["npstoday_disabled_reason"])
-    Account.objects.filter(pk=account.pk).update(**updates)
-
-
-# --- the sweeper ---------------------------------------------------------------------
-
-
-def survey_triggers_sweep(*, now=None) -> dict[str, int]:
-    """Queue due triggers, reclaim ones a dead worker held, hold those of disabled keys."""
-    from ivr.tasks import deliver_trigger
-
-    now = now or timezone.now()
-    stuck_before = now - timedelta(seconds=settings.TRIGGER_SENDING_TIMEOUT_SECONDS)
-    stuck = list(
-        SurveyTrigger.objects.filter(
-            status=Status.SENDING, sending_started_at__lt=stuck_before
-        ).values_list("pk", flat=True)
+    window_start = now - timedelta(hours=settings.NPSTODAY_DISABLE_WINDOW_HOURS)
+    new_streak = Q(failure_streak_started_at=None) | Q(failure_streak_started_at__lt=window_start)
+    rows = NpsTodayDelivery.objects.filter(pk=policy.pk)
+    rows.update(
+        failure_streak=Case(When(new_streak, then=Value(1)), default=F("failure_streak") + 1),
+        failure_streak_started_at=Case(
+            When(new_streak, then=Value(now)), default=F("failure_streak_started_at")
+        ),
     )
-    if stuck:
-        DeliveryAttempt.objects.filter(trigger_id__in=stuck, outcome=Outcome.IN_FLIGHT).update(
-            outcome=Outcome.INTERRUPTED,
-            error="worker lost during the send; sent again with the same guid",
-        )
-        SurveyTrigger.objects.filter(pk__in=stuck, status=Status.SENDING).update(
-            status=Status.PENDING, next_attempt_at=now, queued_at=None
-        )
-
-    held = SurveyTrigger.objects.filter(
-        status=Status.PENDING, account__npstoday_disabled_at__isnull=False
-    ).update(status=Status.HELD, reason="held: the account's nps.today key is disabled")
-
-    due = SurveyTrigger.objects.filter(status=Status.PENDING, next_attempt_at__lte=now).exclude(
-        queued_at__gt=now - timedelta(seconds=settings.TRIGGER_REQUEUE_AFTER_SECONDS)
+    streak_start = rows.values_list("failure_streak_started_at", flat=True).first()
+    disabled = rows.filter(
+        disabled_at=None, failure_streak__gte=settings.NPSTODAY_DISABLE_AFTER_FAILURES
+    ).update(
+        disabled_at=now,
+        disabled_reason=(
+            f"nps.today key disabled after {settings.NPSTODAY_DISABLE_AFTER_FAILURES} failed "
+            f"deliveries in a row since {streak_start:%Y-%m-%d %H:%M} UTC; last: {reason}"
+        ),
     )
-    pks = list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:500])
-    queued = 0
-    if pks:
-        SurveyTrigger.objects.filter(pk__in=pks).update(queued_at=now)
-        for pk in pks:
-            if not enqueue(deliver_trigger, pk):
-                SurveyTrigger.objects.filter(pk__in=pks, status=Status.PENDING).update(
-                    queued_at=None
-                )
-                break
-            queued += 1
-    return {"queued": queued, "reclaimed": len(stuck), "held": held}
+    if disabled:
+        logger.error("account %s: nps.today key disabled; last failure: %s", policy.pk, reason)
+        _hold_pending(policy.pk)
+
+
+def _hold_pending(account_id: int) -> int:
+    return SurveyTrigger.objects.filter(account_id=account_id, status=Status.PENDING).update(
+        status=Status.HELD, reason="held: the account's nps.today key is disabled"
+    )

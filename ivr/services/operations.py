@@ -1,25 +1,17 @@
 """What admins (and commands) do to triggers and keys. Each returns how many rows changed."""
 
 from datetime import datetime
-from functools import partial
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from integrations.models import Account
-from integrations.services.queueing import enqueue
-from ivr.models import SurveyTrigger
+from ivr.models import NpsTodayDelivery, SurveyTrigger
+from ivr.services.delivery import SURVEYS
 
 Status = SurveyTrigger.Status
-
-
-def _queue_after_commit(pks: list[int]) -> None:
-    """Queue now; callers set `queued_at`, so the sweeper only steps in if this is lost."""
-    from ivr.tasks import deliver_trigger
-
-    for pk in pks:
-        transaction.on_commit(partial(enqueue, deliver_trigger, pk))
+_queue_after_commit = SURVEYS.publish_on_commit
 
 
 @transaction.atomic
@@ -72,11 +64,8 @@ def survey_triggers_resend_failed_since(
 @transaction.atomic
 def npstoday_key_reenable(*, account: Account) -> int:
     """Clear the disable and release the triggers held meanwhile. Returns how many."""
-    Account.objects.filter(pk=account.pk).update(
-        npstoday_disabled_at=None,
-        npstoday_disabled_reason="",
-        npstoday_failure_streak=0,
-        npstoday_failure_streak_started_at=None,
+    NpsTodayDelivery.objects.filter(pk=account.pk).update(
+        disabled_at=None, disabled_reason="", failure_streak=0, failure_streak_started_at=None
     )
     pks = list(
         SurveyTrigger.objects.filter(account=account, status=Status.HELD).values_list(

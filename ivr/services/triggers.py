@@ -1,42 +1,43 @@
 """From a stored ConversationClosed event to survey triggers: one per mapping of the queue
 whose rules pass, or a recorded reason why not."""
 
-import json
+import hashlib
 import uuid
 from datetime import timedelta
-from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from integrations.events import HandlerResult
+from integrations.dixa.conversation import Conversation
+from integrations.events import DixaEvent, HandlerResult
 from integrations.models import InboundEvent
-from integrations.services.queueing import enqueue
 from ivr import rules
-from ivr.member import Conversation, campaign_member
+from ivr.member import campaign_member
 from ivr.models import IvrMapping, SurveyTrigger
+from ivr.services.delivery import SURVEYS
 
 Status = SurveyTrigger.Status
 # Triggers that count as "surveyed" for quarantine: sent, or on their way.
 LIVE_STATUSES = (Status.PENDING, Status.SENDING, Status.DELIVERED, Status.HELD)
 
 
-def conversation_closed_handle(event: InboundEvent) -> HandlerResult:
-    if not event.queue_id:
+def conversation_closed_handle(event: DixaEvent) -> HandlerResult:
+    conversation = event.conversation
+    if not conversation.queue_id:
         return HandlerResult.skipped("the conversation has no queue, so no IVR mapping applies")
     mappings = list(
         IvrMapping.objects.filter(
-            account_id=event.account_id, queue_id=event.queue_id, enabled=True
+            account_id=event.account_id, queue_id=conversation.queue_id, enabled=True
         )
     )
     if not mappings:
-        return HandlerResult.skipped(f"no enabled IVR mapping for queue {event.queue_id}")
-    data = json.loads(bytes(event.raw_body)).get("data") or {}
-    conversation = Conversation.from_event_data(data if isinstance(data, dict) else {})
+        return HandlerResult.skipped(f"no enabled IVR mapping for queue {conversation.queue_id}")
 
     created, skipped = [], []
     for mapping in mappings:
-        outcome = survey_trigger_create(event=event, mapping=mapping, conversation=conversation)
+        outcome = survey_trigger_create(
+            event=event.record, mapping=mapping, conversation=conversation
+        )
         (created if isinstance(outcome, SurveyTrigger) else skipped).append((mapping, outcome))
     if created:
         notes = [f"survey #{t.pk} to campaign {m.campaign_id}" for m, t in created]
@@ -47,7 +48,7 @@ def conversation_closed_handle(event: InboundEvent) -> HandlerResult:
     return HandlerResult.skipped("; ".join(f"{m.name}: {reason}" for m, reason in skipped))
 
 
-def conversation_abandoned_handle(event: InboundEvent) -> HandlerResult:
+def conversation_abandoned_handle(event: DixaEvent) -> HandlerResult:
     return HandlerResult.skipped(
         "abandoned conversations (closed without an agent) are never surveyed"
     )
@@ -68,9 +69,11 @@ def survey_trigger_create(
     existing = SurveyTrigger.objects.filter(account_id=mapping.account_id, dedupe_key=dedupe_key)
     if existing.exists():
         return _already(existing.first())
-    reason = _quarantined(mapping, conversation, now)
-    if reason:
-        return reason
+    if mapping.quarantine_days:
+        _lock_contacts(mapping.account_id, conversation)
+        reason = _quarantined(mapping, conversation, now)
+        if reason:
+            return reason
 
     guid = uuid.uuid4()
     try:
@@ -93,9 +96,7 @@ def survey_trigger_create(
     except IntegrityError:  # a concurrent twin won the unique dedupe key
         return _already(existing.first())
     if mapping.delay_minutes == 0:
-        from ivr.tasks import deliver_trigger
-
-        transaction.on_commit(partial(enqueue, deliver_trigger, trigger.pk))
+        SURVEYS.publish_on_commit([trigger.pk])
     return trigger
 
 
@@ -103,6 +104,21 @@ def _already(trigger: SurveyTrigger | None) -> str:
     if trigger is None:
         return "already surveyed for this conversation and campaign"
     return f"already surveyed for this conversation and campaign (survey #{trigger.pk})"
+
+
+def _lock_contacts(account_id: int, conversation: Conversation) -> None:
+    """Serialise closes for the same person in one account until this transaction ends, so
+    that two workers cannot both pass the quarantine check (PostgreSQL advisory locks; on
+    SQLite every write transaction is serialised already)."""
+    if connection.vendor != "postgresql":
+        return
+    contacts = {c for c in (conversation.respondent_email, conversation.respondent_phone) if c}
+    for contact in sorted(c.lower() for c in contacts):  # one order: no deadlock
+        digest = hashlib.sha256(f"{account_id}:{contact}".encode()).digest()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
+            )
 
 
 def _quarantined(mapping: IvrMapping, conversation: Conversation, now) -> str | None:

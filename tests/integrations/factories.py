@@ -1,6 +1,8 @@
 import factory
 
-from integrations.models import Account, InboundEvent, SigningSecret
+from integrations.dixa import samples
+from integrations.dixa.catalogue import to_fqn
+from integrations.models import Account, InboundEvent, InboundEventBody, SigningSecret
 
 
 class AccountFactory(factory.django.DjangoModelFactory):
@@ -19,13 +21,30 @@ class SigningSecretFactory(factory.django.DjangoModelFactory):
     label = "dixa"
 
 
+def _sample_body(body) -> bytes:
+    """A Dixa body of the event's own type and id."""
+    event = body.event
+    document = samples.event(event.event_type if event.is_known_type else "ConversationCreated")
+    document.update(event_id=event.event_id, event_fqn=event.event_fqn)
+    return samples.encode(document)
+
+
+class InboundEventBodyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InboundEventBody
+
+    raw_body = factory.LazyAttribute(_sample_body)
+    headers = factory.LazyFunction(dict)
+
+
 class InboundEventFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = InboundEvent
+        skip_postgeneration_save = True
 
     account = factory.SubFactory(AccountFactory)
     event_id = factory.Faker("uuid4")
     event_type = "ConversationCreated"
-    event_fqn = "CONVERSATION_CREATED"
-    raw_body = b"{}"
+    event_fqn = factory.LazyAttribute(lambda e: to_fqn(e.event_type))
     verification = InboundEvent.Verification.VERIFIED
+    body = factory.RelatedFactory(InboundEventBodyFactory, factory_related_name="event")

@@ -1,18 +1,21 @@
-"""The worker's dispatcher thread against the database, with the broker stubbed."""
+"""The dispatcher against PostgreSQL, in a thread, with the broker stubbed."""
 
+import random
 import threading
 from unittest import mock
 
 import pytest
 
 from integrations.dispatcher import Dispatcher
+from integrations.dixa import envelope, samples
 from integrations.models import InboundEvent
 from integrations.services import queueing
+from integrations.services.ingest import inbound_event_record
 from tests.integrations.factories import InboundEventFactory
 from tests.support.processes import wait_until
 
 # The thread has its own connection: rows must be committed for it to see them.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
 class Broker:
@@ -22,15 +25,18 @@ class Broker:
         self.down = threading.Event()
         self.published: list[list[int]] = []
 
-    def apply_async(self, args, retry):
+    def apply_async(self, args, retry, **options):
         if self.down.is_set():
             raise ConnectionError("broker down")
         self.published.append(args[0])
 
+    def handed_over(self) -> set[int]:
+        return {pk for ids in self.published for pk in ids}
+
 
 @pytest.fixture
 def broker(settings):
-    settings.ENQUEUE_BACKOFF_SECONDS = 0
+    settings.ENQUEUE_BACKOFF_SECONDS = 0.2
     stub = Broker()
     with mock.patch(
         "integrations.tasks.process_inbound_events.apply_async", side_effect=stub.apply_async
@@ -39,40 +45,66 @@ def broker(settings):
 
 
 @pytest.fixture
-def dispatcher(broker):
-    thread = Dispatcher(interval=0.01, batch=500)
-    thread.start()
-    yield thread
-    thread.stopping.set()
-    thread.join(timeout=5)
-    assert not thread.is_alive()
+def start_dispatcher():
+    running = []
+
+    def start(poll_seconds: float) -> Dispatcher:
+        dispatcher = Dispatcher(poll_seconds=poll_seconds, reclaim_seconds=3600)
+        thread = threading.Thread(target=dispatcher.run, daemon=True)
+        thread.start()
+        running.append((dispatcher, thread))
+        return dispatcher
+
+    yield start
+    for dispatcher, thread in running:
+        dispatcher.stop()
+        thread.join(timeout=5)
+        assert not thread.is_alive()
 
 
-def handed_over(broker) -> set[int]:
-    return {pk for ids in broker.published for pk in ids}
+def ingested(account) -> int:
+    """An event stored as ingest stores it: the INSERT sends NOTIFY."""
+    body = samples.encode(samples.event("ConversationClosed", rng=random.Random()))  # noqa: S311
+    return inbound_event_record(
+        account=account,
+        envelope=envelope.parse(body),
+        raw_body=body,
+        headers={},
+        verification=InboundEvent.Verification.VERIFIED,
+    )
 
 
-def test_stored_events_are_handed_over_once(broker, dispatcher):
-    # given events stored while the dispatcher runs
-    pks = {InboundEventFactory().pk for _ in range(5)}
-    # then each is published, marked queued, and not published again
-    wait_until(lambda: handed_over(broker) == pks, 10, "the events to be handed over")
-    InboundEventFactory(status=InboundEvent.Status.PROCESSED)  # never a candidate
-    later = InboundEventFactory().pk
-    wait_until(lambda: later in handed_over(broker), 10, "a later event")
+def test_a_stored_event_wakes_the_dispatcher_through_notify(broker, start_dispatcher, account):
+    # given a dispatcher whose poll would not come for an hour, after its first pass
+    dispatcher = start_dispatcher(poll_seconds=3600)
+    wait_until(lambda: dispatcher.listening, 10, "the dispatcher to LISTEN")
+    # when ingest stores events
+    pks = {ingested(account) for _ in range(3)}
+    # then NOTIFY woke it and each went over once
+    wait_until(lambda: broker.handed_over() == pks, 10, "the events to be handed over")
     published = [pk for ids in broker.published for pk in ids]
-    assert sorted(published) == sorted([*pks, later])
-    assert not InboundEvent.objects.filter(status="received", queued_at=None).exists()
+    assert sorted(published) == sorted(pks)
 
 
-def test_events_stored_while_the_broker_is_down_go_once_it_is_back(broker, dispatcher):
+def test_the_slow_poll_finds_rows_stored_without_a_notification(broker, start_dispatcher):
+    # given rows written without NOTIFY (as after a missed notification)
+    start_dispatcher(poll_seconds=0.2)
+    pks = {InboundEventFactory().pk for _ in range(2)}
+    # then the poll hands them over
+    wait_until(lambda: broker.handed_over() == pks, 10, "the poll to hand them over")
+
+
+def test_events_stored_while_the_broker_is_down_go_once_it_is_back(
+    broker, start_dispatcher, account
+):
     # given a broker that refuses
     broker.down.set()
-    pk = InboundEventFactory().pk
+    dispatcher = start_dispatcher(poll_seconds=3600)
+    wait_until(lambda: dispatcher.listening, 10, "the dispatcher to LISTEN")
+    pk = ingested(account)
     wait_until(lambda: queueing._paused_until > 0, 10, "a refused publish")
-    # then the event waits, unqueued, in the database
+    # then the event waits, unstamped, in the database
     assert InboundEvent.objects.get(pk=pk).queued_at is None
     # when the broker is back, with nothing restarted, it is handed over
     broker.down.clear()
-    wait_until(lambda: pk in handed_over(broker), 10, "the event after the outage")
-    assert dispatcher.is_alive()
+    wait_until(lambda: pk in broker.handed_over(), 10, "the event after the outage")

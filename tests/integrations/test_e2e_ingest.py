@@ -1,6 +1,7 @@
-"""End to end, with real processes: gunicorn serving the relay, a Celery worker and beat on
-Redis, PostgreSQL, and deliveries sent over HTTP the way Dixa sends them."""
+"""End to end, with real processes: gunicorn serving the relay, the dispatcher and a Celery
+worker on Redis, PostgreSQL, and deliveries sent over HTTP the way Dixa sends them."""
 
+import socket
 import subprocess
 import sys
 import threading
@@ -56,6 +57,7 @@ def test_simulated_dixa_traffic_is_stored_once_and_processed(stack, tenant, tmp_
     env = process_env(tmp_path, DATABASE_URL=live_database_url(), REDIS_URL=settings.TEST_REDIS_URL)
     base = stack.gunicorn(env)
     stack.worker(env)
+    stack.dispatcher(env)
     plan = simulator.plan(
         events=66,
         key=key,
@@ -111,7 +113,7 @@ def test_the_same_event_three_times_at_once_is_stored_once(stack, tenant, tmp_pa
     # given
     account, key = tenant
     env = process_env(tmp_path, DATABASE_URL=live_database_url(), REDIS_URL=settings.TEST_REDIS_URL)
-    base = stack.gunicorn(env, workers=3)
+    base = stack.gunicorn(env, workers=2)
     statuses: list[list[int]] = []
     for _ in range(10):
         delivery = simulator.build_delivery(
@@ -151,7 +153,7 @@ def test_ingest_keeps_acknowledging_with_redis_stopped_and_catches_up(stack, ten
     env = process_env(tmp_path, DATABASE_URL=live_database_url(), REDIS_URL=redis_url)
     base = stack.gunicorn(env)
     worker = stack.worker(env)
-    stack.beat(env)
+    stack.dispatcher(env)
     # when Redis stops
     redis.stop()
     codes = []
@@ -185,3 +187,30 @@ def test_unreachable_database_answers_503_and_readyz_503(stack, tmp_path):
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"]["status"] == "down"
     assert httpx.get(f"{base}/healthz").status_code == 200
+
+
+def test_stalled_clients_do_not_starve_deliveries(stack, tenant, tmp_path):
+    # given the web server as `make run` starts it, and ten clients that open a connection,
+    # send half a request line and then stall (no key needed for that)
+    account, key = tenant
+    env = process_env(tmp_path, DATABASE_URL=live_database_url(), REDIS_URL=settings.TEST_REDIS_URL)
+    base = stack.gunicorn(env)
+    port = int(base.rsplit(":", 1)[1])
+    stalled = []
+    for _ in range(10):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(b"POST /api/dixa/relay HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le")
+        stalled.append(sock)
+    try:
+        # when Dixa delivers meanwhile, then every delivery is answered within a second
+        for _ in range(5):
+            d = simulator.build_delivery(
+                samples.event("ConversationClosed"), key=key, secret=SECRET
+            )
+            response = httpx.post(
+                f"{base}/api/dixa/relay", content=d.body, headers=d.headers, timeout=1.0
+            )
+            assert response.status_code == 202
+    finally:
+        for sock in stalled:
+            sock.close()

@@ -4,10 +4,9 @@ from unittest import mock
 
 import pytest
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections
-from django.test import Client
 from django.utils import timezone
 
-from integrations.api import relay
+from integrations.api import views
 from integrations.dixa import catalogue, envelope, samples, signature
 from integrations.models import InboundEvent, RejectedDelivery
 from integrations.services import ingest
@@ -18,18 +17,6 @@ from tests.support.wsgi_client import WsgiClient
 pytestmark = pytest.mark.django_db
 URL = "/api/dixa/relay"
 SECRET = "0a1b2c3d4e5f" * 4
-
-
-@pytest.fixture(params=["django", "wsgi"])
-def client(request):
-    """Every test runs twice: through Django's handler and URL resolver (runserver, any
-    server given Django's own application), and through the platform's WSGI entry point,
-    whose fast path serves deliveries (integrations/api/fast_path.py)."""
-    if request.param == "django":
-        return Client()
-    from config.wsgi import application
-
-    return WsgiClient(application)
 
 
 def post(client, body: bytes, key: str | None, *, sig: str | None = None, auth=None, **headers):
@@ -62,12 +49,12 @@ def test_signed_delivery_is_stored_byte_for_byte_and_acknowledged(client, signed
     # then
     assert response.status_code == 202
     event = InboundEvent.objects.get()
-    assert bytes(event.raw_body) == body
+    assert bytes(event.body.raw_body) == body
     assert event.verification == InboundEvent.Verification.VERIFIED
     assert event.event_type == "ConversationClosed"
-    assert event.headers["X-Dixa-Signature"] == header
-    assert event.headers["X-Dixa-Subscription-Id"] == "beabb3e2-3a10-4a44-9a88-9359887a139f"
-    assert "Authorization" not in event.headers
+    assert event.body.headers["X-Dixa-Signature"] == header
+    assert event.body.headers["X-Dixa-Subscription-Id"] == "beabb3e2-3a10-4a44-9a88-9359887a139f"
+    assert "Authorization" not in event.body.headers
     assert response.json() == {"status": "accepted", "event_id": event.event_id, "id": event.pk}
 
 
@@ -108,7 +95,7 @@ def test_the_stored_row_holds_the_parsed_essentials_and_the_model_defaults(clien
     assert parsed.csid and parsed.queue_id and parsed.organization_id
     assert event.event_timestamp == parsed.event_timestamp is not None
     assert before <= event.received_at <= timezone.now()
-    assert event.headers == {
+    assert event.body.headers == {
         "Content-Type": "application/json",
         "X-Dixa-Subscription-Id": "beabb3e2-3a10-4a44-9a88-9359887a139f",
     }
@@ -294,7 +281,7 @@ def test_nul_characters_in_indexed_fields_are_dropped_from_the_index_not_refused
     assert response.status_code == 202
     event = InboundEvent.objects.get()
     assert (event.channel, event.queue_id) == ("email", "q-1")
-    assert bytes(event.raw_body) == body
+    assert bytes(event.body.raw_body) == body
 
 
 def test_oversize_body_is_413_and_its_head_kept(client, issued_key, settings):
@@ -342,7 +329,9 @@ def test_refusals_are_logged_as_django_logs_them(client, issued_key, caplog):
 def test_database_outage_is_503_so_dixa_retries(client, issued_key):
     body = samples.encode(samples.event("ConversationClosed"))
     with mock.patch.object(
-        ingest, "_insert", side_effect=OperationalError("server closed the connection")
+        ingest,
+        "inbound_event_record",
+        side_effect=OperationalError("server closed the connection"),
     ):
         response = post(client, body, issued_key.plaintext)
     assert response.status_code == 503
@@ -352,7 +341,7 @@ def test_database_outage_is_503_so_dixa_retries(client, issued_key):
 def test_an_unexpected_error_is_a_500_logged_as_django_logs_it(client, issued_key, caplog):
     client.raise_request_exception = False
     body = samples.encode(samples.event("ConversationClosed"))
-    with mock.patch.object(relay, "delivery_receive", side_effect=RuntimeError("bug")):
+    with mock.patch.object(views, "delivery_receive", side_effect=RuntimeError("bug")):
         response = post(client, body, issued_key.plaintext)
     assert response.status_code == 500
     [record] = [r for r in caplog.records if r.name == "django.request"]
@@ -367,11 +356,11 @@ def test_after_the_database_drops_the_connection_one_503_then_deliveries_resume(
 ):
     # given a server that keeps its connection (as deployed) and has stored a delivery on
     # it, with the key and secret cached so that the next statement there is the INSERT
-    from config.wsgi import application
-
     connection.close()
     monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
     settings.AUTH_CACHE_SECONDS = 60
+    from config.wsgi import application
+
     server = WsgiClient(application, keep_connection=False)
     first, second = (samples.encode(samples.event("ConversationClosed")) for _ in range(2))
     assert post(server, first, issued_key.plaintext).status_code == 202

@@ -4,6 +4,7 @@ import json
 import random
 
 from integrations.dixa import envelope, samples
+from integrations.dixa.conversation import Conversation
 from integrations.models import InboundEvent
 from integrations.services.ingest import inbound_event_record
 from tests.ivr.factories import QUEUE_ID
@@ -45,6 +46,11 @@ def closed_body(casing="snake", event_type="ConversationClosed", **conversation)
     return body
 
 
+def conversation(**fields) -> Conversation:
+    """REALISTIC_CONVERSATION (with `fields` laid over it) as handlers see it."""
+    return Conversation.from_envelope(envelope.parse(samples.encode(closed_body(**fields))))
+
+
 def stored_event(account, body: dict | None = None, **conversation) -> InboundEvent:
     """Stored the way ingest stores it (without the HTTP request)."""
     raw = samples.encode(body or closed_body(**conversation))
@@ -55,7 +61,7 @@ def stored_event(account, body: dict | None = None, **conversation) -> InboundEv
         headers={},
         verification=InboundEvent.Verification.VERIFIED,
     )
-    return InboundEvent.objects.get(pk=pk)
+    return InboundEvent.objects.select_related("body").get(pk=pk)
 
 
 def expected_member(guid) -> dict:

@@ -17,7 +17,7 @@ ADD = reverse("admin:ivr_ivrmapping_add")
 
 @pytest.fixture(autouse=True)
 def _no_publish():
-    with mock.patch("ivr.tasks.deliver_trigger.apply_async"):
+    with mock.patch("ivr.tasks.deliver_surveys.apply_async"):
         yield
 
 

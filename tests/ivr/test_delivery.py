@@ -1,3 +1,6 @@
+"""One try at nps.today (`trigger_deliver`), its outcome and the key's health. The relay's
+own decisions (rules, the member body) are tested in test_triggers.py."""
+
 import json
 from datetime import timedelta
 from unittest import mock
@@ -5,17 +8,22 @@ from unittest import mock
 import httpx
 import pytest
 import respx
+import time_machine
 from django.utils import timezone
 
 from integrations.models import Account
-from ivr.models import DeliveryAttempt, SurveyTrigger
+from ivr.models import DeliveryAttempt, NpsTodayDelivery, SurveyTrigger
 from ivr.services import operations
-from ivr.services.delivery import survey_triggers_sweep, trigger_deliver
-from tests.ivr.factories import IvrMappingFactory
-from tests.ivr.helpers import stored_event
+from ivr.services.delivery import SURVEYS, trigger_deliver
+from tests.ivr.factories import (
+    DeliveryAttemptFactory,
+    NpsTodayDeliveryFactory,
+    SurveyTriggerFactory,
+)
 
 pytestmark = pytest.mark.django_db
 NPS = "https://nps.test"
+NOW = "2026-11-22 12:00:00Z"
 Status = SurveyTrigger.Status
 
 
@@ -23,25 +31,27 @@ Status = SurveyTrigger.Status
 def _npstoday(settings):
     settings.NPSTODAY_API_URL = NPS
     settings.REDIS_URL = ""  # the limiter is exercised end to end
-    with mock.patch("ivr.tasks.deliver_trigger.apply_async"):
+    with mock.patch("ivr.tasks.deliver_surveys.apply_async"):
         yield
 
 
-def make_trigger(**mapping_fields) -> SurveyTrigger:
-    from integrations.services.processing import inbound_event_process
-
-    mapping = IvrMappingFactory(**mapping_fields)
-    inbound_event_process(event_pk=stored_event(mapping.account).pk)
-    return SurveyTrigger.objects.get(mapping=mapping)
+@pytest.fixture
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 def respondent_route(trigger):
     return respx.post(f"{NPS}/campaigns/{trigger.campaign_id}/respondent")
 
 
+def policy(trigger) -> NpsTodayDelivery:
+    return NpsTodayDelivery.objects.get(pk=trigger.account_id)
+
+
 @respx.mock
 def test_success_sends_the_member_with_key_and_idempotency_key():
-    trigger = make_trigger()
+    trigger = SurveyTriggerFactory()
     route = respondent_route(trigger).mock(return_value=httpx.Response(200, json={"id": 1}))
     assert trigger_deliver(trigger_id=trigger.pk, task_id="t-1") == Status.DELIVERED
     request = route.calls.last.request
@@ -61,25 +71,32 @@ def test_success_sends_the_member_with_key_and_idempotency_key():
 
 
 @respx.mock
-def test_503_is_retried_a_minute_later():
-    trigger = make_trigger()
+def test_503_is_retried_a_minute_later(clock):
+    trigger = SurveyTriggerFactory()
     respondent_route(trigger).mock(return_value=httpx.Response(503, text="busy"))
-    before = timezone.now()
     assert trigger_deliver(trigger_id=trigger.pk) == Status.PENDING
     trigger.refresh_from_db()
-    assert before + timedelta(seconds=60) <= trigger.next_attempt_at
-    assert trigger.next_attempt_at <= timezone.now() + timedelta(seconds=60)
+    assert trigger.next_attempt_at == timezone.now() + timedelta(seconds=60)
     assert trigger.reason == "try 1 failed: HTTP 503"
     assert trigger.attempts.get().outcome == "retry"
     assert trigger.attempts.get().response_body == "busy"
 
 
 @respx.mock
-def test_a_trigger_not_yet_due_is_not_sent():
-    trigger = make_trigger()
-    SurveyTrigger.objects.filter(pk=trigger.pk).update(
-        next_attempt_at=timezone.now() + timedelta(minutes=1)
-    )
+def test_a_short_wait_is_also_published_as_a_countdown(clock, django_capture_on_commit_callbacks):
+    trigger = SurveyTriggerFactory()
+    respondent_route(trigger).mock(return_value=httpx.Response(503))
+    with (
+        mock.patch("ivr.tasks.deliver_surveys.apply_async") as apply_async,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        trigger_deliver(trigger_id=trigger.pk)
+    apply_async.assert_called_once_with(args=([trigger.pk],), retry=False, countdown=60.0)
+
+
+@respx.mock
+def test_a_trigger_not_yet_due_is_not_sent(clock):
+    trigger = SurveyTriggerFactory(next_attempt_at=timezone.now() + timedelta(minutes=1))
     route = respondent_route(trigger).mock(return_value=httpx.Response(200))
     assert trigger_deliver(trigger_id=trigger.pk) is None
     assert not route.called
@@ -87,7 +104,7 @@ def test_a_trigger_not_yet_due_is_not_sent():
 
 @respx.mock
 def test_400_fails_at_once_with_its_reason():
-    trigger = make_trigger()
+    trigger = SurveyTriggerFactory()
     respondent_route(trigger).mock(return_value=httpx.Response(400, json={"message": "bad"}))
     assert trigger_deliver(trigger_id=trigger.pk) == Status.FAILED
     trigger.refresh_from_db()
@@ -97,7 +114,7 @@ def test_400_fails_at_once_with_its_reason():
 
 @respx.mock
 def test_no_answer_is_a_failed_try():
-    trigger = make_trigger()
+    trigger = SurveyTriggerFactory()
     respondent_route(trigger).mock(side_effect=httpx.ConnectTimeout("timed out"))
     assert trigger_deliver(trigger_id=trigger.pk) == Status.PENDING
     attempt = DeliveryAttempt.objects.get()
@@ -105,23 +122,37 @@ def test_no_answer_is_a_failed_try():
 
 
 @respx.mock
-def test_429_waits_as_long_as_retry_after_says():
-    trigger = make_trigger()
-    respondent_route(trigger).mock(return_value=httpx.Response(429, headers={"Retry-After": "5"}))
-    trigger_deliver(trigger_id=trigger.pk)
-    trigger.refresh_from_db()
-    wait = trigger.next_attempt_at - trigger.attempts.get().created_at
-    assert timedelta(seconds=4) < wait < timedelta(seconds=6)
+def test_a_request_the_client_cannot_even_build_is_a_failed_try_not_a_crash():
+    # given a key no HTTP header can carry (refused on save today; stored before that)
+    trigger = SurveyTriggerFactory()
+    Account.objects.filter(pk=trigger.account_id).update(npstoday_api_key="nps-ключ-Injected")
+    # when it is sent
+    status = trigger_deliver(trigger_id=trigger.pk)
+    # then the try failed with a reason that does not repeat the key
+    assert status == Status.PENDING
+    attempt = DeliveryAttempt.objects.get()
+    assert attempt.outcome == "retry" and attempt.error
+    assert "Injected" not in attempt.error
 
 
 @respx.mock
-def test_account_policy_sets_tries_and_spacing():
-    trigger = make_trigger(account__npstoday_max_attempts=2, account__npstoday_retry_seconds=2)
+def test_429_waits_as_long_as_retry_after_says(clock):
+    trigger = SurveyTriggerFactory()
+    respondent_route(trigger).mock(return_value=httpx.Response(429, headers={"Retry-After": "5"}))
+    trigger_deliver(trigger_id=trigger.pk)
+    trigger.refresh_from_db()
+    assert trigger.next_attempt_at == timezone.now() + timedelta(seconds=5)
+
+
+@respx.mock
+def test_account_policy_sets_tries_and_spacing(clock):
+    trigger = SurveyTriggerFactory()
+    NpsTodayDeliveryFactory(account=trigger.account, max_attempts=2, retry_seconds=2)
     respondent_route(trigger).mock(return_value=httpx.Response(502))
     assert trigger_deliver(trigger_id=trigger.pk) == Status.PENDING
     trigger.refresh_from_db()
-    assert trigger.next_attempt_at - timezone.now() < timedelta(seconds=3)
-    SurveyTrigger.objects.filter(pk=trigger.pk).update(next_attempt_at=timezone.now())
+    assert trigger.next_attempt_at == timezone.now() + timedelta(seconds=2)
+    clock.shift(2)
     assert trigger_deliver(trigger_id=trigger.pk) == Status.FAILED
     trigger.refresh_from_db()
     assert trigger.reason == "gave up after 2 tries; last: HTTP 502"
@@ -129,88 +160,117 @@ def test_account_policy_sets_tries_and_spacing():
 
 
 @respx.mock
-def test_key_is_disabled_after_the_failure_streak_and_reenabling_releases(settings):
-    # given a threshold of 3 failures in a row
+def test_key_is_disabled_after_the_failure_streak_and_reenabling_releases(settings, clock):
+    # given a threshold of 3 failures in a row, and a second survey waiting
     settings.NPSTODAY_DISABLE_AFTER_FAILURES = 3
-    trigger = make_trigger()
-    account = trigger.account
+    trigger = SurveyTriggerFactory()
+    waiting = SurveyTriggerFactory(
+        mapping=trigger.mapping, next_attempt_at=timezone.now() + timedelta(hours=1)
+    )
     respondent_route(trigger).mock(return_value=httpx.Response(500))
     for _ in range(3):
-        SurveyTrigger.objects.filter(pk=trigger.pk).update(next_attempt_at=timezone.now())
         trigger_deliver(trigger_id=trigger.pk)
-    account.refresh_from_db()
-    assert account.npstoday_disabled_at is not None
-    assert "disabled after 3 failed deliveries in a row" in account.npstoday_disabled_reason
-    # when the next try comes due, it is held, not sent, and is not counted as a try
-    SurveyTrigger.objects.filter(pk=trigger.pk).update(next_attempt_at=timezone.now())
-    assert trigger_deliver(trigger_id=trigger.pk) == Status.HELD
+        clock.shift(60)
+    state = policy(trigger)
+    assert state.disabled_at is not None
+    assert "disabled after 3 failed deliveries in a row" in state.disabled_reason
+    # then the surveys waiting are held, not sent, and holding is not counted as a try
+    assert SurveyTrigger.objects.get(pk=waiting.pk).status == Status.HELD
+    assert trigger_deliver(trigger_id=trigger.pk) is None
     trigger.refresh_from_db()
-    assert trigger.attempt_count == 3 and trigger.attempts.count() == 3
-    # then re-enabling resumes it
-    released = operations.npstoday_key_reenable(account=account)
-    assert released == 1
+    assert (trigger.status, trigger.attempt_count, trigger.attempts.count()) == (Status.HELD, 3, 3)
+    # when re-enabled, they resume
+    assert operations.npstoday_key_reenable(account=trigger.account) == 2
     respondent_route(trigger).mock(return_value=httpx.Response(200))
     assert trigger_deliver(trigger_id=trigger.pk) == Status.DELIVERED
-    account.refresh_from_db()
-    assert account.npstoday_failure_streak == 0 and account.npstoday_disabled_at is None
+    state = policy(trigger)
+    assert state.failure_streak == 0 and state.disabled_at is None
 
 
 @respx.mock
-def test_a_success_resets_the_streak_and_old_failures_do_not_count(settings):
+def test_a_due_survey_of_a_disabled_key_is_held_when_claimed():
+    trigger = SurveyTriggerFactory()
+    NpsTodayDeliveryFactory(
+        account=trigger.account, disabled_at=timezone.now(), disabled_reason="x"
+    )
+    route = respondent_route(trigger).mock(return_value=httpx.Response(200))
+    assert trigger_deliver(trigger_id=trigger.pk) == Status.HELD
+    assert not route.called and SurveyTrigger.objects.get(pk=trigger.pk).attempt_count == 0
+
+
+@respx.mock
+def test_a_success_resets_the_streak_and_old_failures_do_not_count(settings, clock):
     settings.NPSTODAY_DISABLE_AFTER_FAILURES = 3
-    trigger = make_trigger()
-    Account.objects.filter(pk=trigger.account_id).update(
-        npstoday_failure_streak=2,
-        npstoday_failure_streak_started_at=timezone.now() - timedelta(hours=4),
+    trigger = SurveyTriggerFactory()
+    NpsTodayDeliveryFactory(
+        account=trigger.account,
+        failure_streak=2,
+        failure_streak_started_at=timezone.now() - timedelta(hours=4),
     )
     respondent_route(trigger).mock(return_value=httpx.Response(500))
     trigger_deliver(trigger_id=trigger.pk)
-    account = Account.objects.get(pk=trigger.account_id)
-    assert account.npstoday_failure_streak == 1 and account.npstoday_disabled_at is None
+    state = policy(trigger)
+    assert (state.failure_streak, state.failure_streak_started_at) == (1, timezone.now())
+    assert state.disabled_at is None
 
 
-def test_sweeper_reclaims_a_trigger_whose_worker_died(settings):
-    trigger = make_trigger()
-    started = timezone.now() - timedelta(seconds=settings.TRIGGER_SENDING_TIMEOUT_SECONDS + 5)
-    SurveyTrigger.objects.filter(pk=trigger.pk).update(
-        status=Status.SENDING, sending_started_at=started
-    )
-    DeliveryAttempt.objects.create(
-        trigger=trigger, number=1, request_url="https://x", request_body={}, outcome="in_flight"
-    )
-    result = survey_triggers_sweep()
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_concurrent_failures_each_count_without_locking_the_account(settings):
+    """Failures recorded at the same moment by several workers all count."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from ivr.services.delivery import npstoday_key_record_failure
+
+    state = NpsTodayDeliveryFactory()
+
+    def fail(_):
+        try:
+            npstoday_key_record_failure(state, "HTTP 500")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(fail, range(12)))
+    assert NpsTodayDelivery.objects.get(pk=state.pk).failure_streak == 12
+
+
+def test_a_trigger_whose_worker_died_is_reclaimed_and_its_try_marked(clock):
+    # given a trigger a worker claimed and then lost, mid-send
+    trigger = SurveyTriggerFactory()
+    SURVEYS.claim(trigger.pk)
+    DeliveryAttemptFactory(trigger=trigger)
+    # when the claim times out and the dispatcher reclaims
+    clock.shift(SURVEYS.claim_timeout + timedelta(seconds=1))
+    assert SURVEYS.reclaim() == 1
+    # then it is due again at once and the try is marked interrupted
     trigger.refresh_from_db()
-    assert result["reclaimed"] == 1 and trigger.status == Status.PENDING
+    assert (trigger.status, trigger.next_attempt_at) == (Status.PENDING, timezone.now())
     assert DeliveryAttempt.objects.get().outcome == "interrupted"
 
 
-def test_sweeper_queues_due_triggers_once_per_window():
-    trigger = make_trigger()
-    SurveyTrigger.objects.filter(pk=trigger.pk).update(queued_at=None)
-    with mock.patch("ivr.tasks.deliver_trigger.apply_async") as apply_async:
-        assert survey_triggers_sweep()["queued"] == 1
-        assert survey_triggers_sweep()["queued"] == 0
-    apply_async.assert_called_once_with(args=(trigger.pk,), retry=False)
-
-
-def test_sweeper_holds_pending_triggers_of_a_disabled_key():
-    trigger = make_trigger()
-    Account.objects.filter(pk=trigger.account_id).update(npstoday_disabled_at=timezone.now())
-    assert survey_triggers_sweep()["held"] == 1
-    assert SurveyTrigger.objects.get(pk=trigger.pk).status == Status.HELD
+def test_due_triggers_are_handed_off_once_and_later_ones_wake_the_dispatcher(clock):
+    due = SurveyTriggerFactory()
+    later = SurveyTriggerFactory(next_attempt_at=timezone.now() + timedelta(minutes=5))
+    with mock.patch("ivr.tasks.deliver_surveys.apply_async") as apply_async:
+        assert (SURVEYS.hand_off(), SURVEYS.hand_off()) == (1, 0)
+    apply_async.assert_called_once_with(args=([due.pk],), retry=False)
+    assert SURVEYS.next_due_at() == later.next_attempt_at
 
 
 def test_account_without_an_npstoday_key_fails_with_a_reason():
-    trigger = make_trigger(account__npstoday_api_key="")
+    trigger = SurveyTriggerFactory(mapping__account__npstoday_api_key="")
     assert trigger_deliver(trigger_id=trigger.pk) == Status.FAILED
     assert SurveyTrigger.objects.get(pk=trigger.pk).reason == "the account has no nps.today API key"
 
 
-def test_operations_retry_now_cancel_and_resend():
-    trigger = make_trigger(delay_minutes=60)
+def test_operations_retry_now_cancel_and_resend(clock):
+    trigger = SurveyTriggerFactory(next_attempt_at=timezone.now() + timedelta(hours=1))
     queryset = SurveyTrigger.objects.filter(pk=trigger.pk)
     assert operations.survey_triggers_retry_now(queryset=queryset) == 1
-    assert SurveyTrigger.objects.get(pk=trigger.pk).next_attempt_at <= timezone.now()
+    assert SurveyTrigger.objects.get(pk=trigger.pk).next_attempt_at == timezone.now()
     assert operations.survey_triggers_cancel(queryset=queryset, by="ann") == 1
     assert SurveyTrigger.objects.get(pk=trigger.pk).reason == "cancelled by ann"
     assert operations.survey_triggers_resend(queryset=queryset, by="ann") == 1
@@ -218,15 +278,11 @@ def test_operations_retry_now_cancel_and_resend():
     assert (resent.status, resent.attempt_count, resent.guid) == ("pending", 0, trigger.guid)
 
 
-def test_resend_failed_since_takes_only_recent_dead_letters_of_visible_accounts():
-    old, recent, foreign = make_trigger(), make_trigger(), make_trigger()
+def test_resend_failed_since_takes_only_recent_dead_letters_of_visible_accounts(clock):
     now = timezone.now()
-    SurveyTrigger.objects.filter(pk=old.pk).update(
-        status=Status.FAILED, finished_at=now - timedelta(days=2)
-    )
-    SurveyTrigger.objects.filter(pk__in=[recent.pk, foreign.pk]).update(
-        status=Status.FAILED, finished_at=now
-    )
+    old = SurveyTriggerFactory(status=Status.FAILED, finished_at=now - timedelta(days=2))
+    recent = SurveyTriggerFactory(status=Status.FAILED, finished_at=now)
+    foreign = SurveyTriggerFactory(status=Status.FAILED, finished_at=now)
     count = operations.survey_triggers_resend_failed_since(
         accounts=Account.objects.exclude(pk=foreign.account_id),
         since=now - timedelta(hours=1),

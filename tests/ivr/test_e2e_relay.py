@@ -17,11 +17,11 @@ from django.conf import settings
 from integrations.dixa import simulator
 from integrations.models import InboundEvent
 from integrations.services.api_keys import api_key_create
-from ivr.models import DeliveryAttempt, SurveyTrigger
+from ivr.models import DeliveryAttempt, NpsTodayDelivery, SurveyTrigger
 from ivr.services import operations
 from tests.fakes.npstoday import FakeNpsToday
 from tests.integrations.factories import AccountFactory, SigningSecretFactory
-from tests.ivr.factories import QUEUE_ID, IvrMappingFactory
+from tests.ivr.factories import QUEUE_ID, IvrMappingFactory, NpsTodayDeliveryFactory
 from tests.ivr.helpers import REALISTIC_CONVERSATION, closed_body, expected_member
 from tests.support.processes import ROOT, Stack, live_database_url, process_env, wait_until
 
@@ -33,6 +33,7 @@ class Relay:
     def __init__(self, stack: Stack, env: dict, base: str, fake: FakeNpsToday):
         self.stack, self.env, self.base, self.fake = stack, env, base, fake
         self.worker = stack.worker(env)
+        self.dispatcher = None
 
     def restart_worker(self):
         self.worker = self.stack.worker(self.env, name=f"worker{len(self.stack.processes)}")
@@ -49,17 +50,17 @@ def relay(django_db_setup, django_db_blocker, tmp_path_factory):
             DATABASE_URL=live_database_url(),
             REDIS_URL=settings.TEST_REDIS_URL,
             NPSTODAY_API_URL=fake.url,
-            TRIGGER_SWEEP_INTERVAL_SECONDS="0.5",
-            TRIGGER_SENDING_TIMEOUT_SECONDS="4",
-            TRIGGER_REQUEUE_AFTER_SECONDS="2",
+            SURVEY_CLAIM_TIMEOUT_SECONDS="4",
+            SURVEY_REQUEUE_AFTER_SECONDS="2",
             NPSTODAY_DISABLE_AFTER_FAILURES="4",
             AUTH_CACHE_SECONDS="0",
         )
     stack = Stack(tmp)
     try:
-        base = stack.gunicorn(env, workers=3)
-        stack.beat(env)
-        yield Relay(stack, env, base, fake)
+        base = stack.gunicorn(env, workers=2)
+        relay = Relay(stack, env, base, fake)
+        relay.dispatcher = stack.dispatcher(env)
+        yield relay
     finally:
         stack.stop_all()
         fake.stop()
@@ -68,7 +69,8 @@ def relay(django_db_setup, django_db_blocker, tmp_path_factory):
 @pytest.fixture
 def tenant(relay, transactional_db):
     relay.fake.reset()
-    account = AccountFactory(npstoday_api_key="nps-test-key", npstoday_retry_seconds=2)
+    account = AccountFactory(npstoday_api_key="nps-test-key")
+    NpsTodayDeliveryFactory(account=account, retry_seconds=2)
     SigningSecretFactory(account=account, secret=SECRET)
     key = api_key_create(account=account, name="dixa").plaintext
     return account, key
@@ -195,8 +197,7 @@ def login(client: httpx.Client, relay: Relay) -> None:
 def test_retry_schedule_dead_letter_and_bulk_resend_from_the_admin(relay, tenant):
     # given nps.today failing three times, and a policy of 3 tries 2 s apart
     account, key = tenant
-    account.npstoday_max_attempts = 3
-    account.save()
+    NpsTodayDelivery.objects.filter(account=account).update(max_attempts=3)
     IvrMappingFactory(account=account)
     relay.fake.push({"status": 503}, {"status": 503}, {"status": 503})
     # when a close arrives
@@ -260,16 +261,14 @@ def test_429_retry_after_is_honoured(relay, tenant):
 def test_key_auto_disabled_after_failures_in_a_row_and_resumed(relay, tenant):
     # given nps.today failing more often than the disable threshold (4, for the test)
     account, key = tenant
-    account.npstoday_max_attempts = 10
-    account.npstoday_retry_seconds = 1
-    account.save()
+    NpsTodayDelivery.objects.filter(account=account).update(max_attempts=10, retry_seconds=1)
     IvrMappingFactory(account=account)
     relay.fake.push(*[{"status": 500}] * 4)
     assert deliver(relay, key, closed_body()) == 202
     # then the key is disabled and the survey held, not sent again
     trigger = trigger_reaches("held", timeout=40)
-    account.refresh_from_db()
-    assert "disabled after 4 failed deliveries in a row" in account.npstoday_disabled_reason
+    policy = NpsTodayDelivery.objects.get(account=account)
+    assert "disabled after 4 failed deliveries in a row" in policy.disabled_reason
     sent = len(relay.fake.recorded("/campaigns/"))
     time.sleep(2.5)
     assert len(relay.fake.recorded("/campaigns/")) == sent == 4
@@ -352,3 +351,24 @@ def test_the_same_event_three_times_at_once_makes_one_member(relay, tenant):
     assert len(relay.fake.members) == 1
     assert len(relay.fake.recorded("/campaigns/")) == 1
     assert REALISTIC_CONVERSATION["csid"] == SurveyTrigger.objects.get().csid
+
+
+def test_a_dispatcher_killed_and_restarted_loses_nothing(relay, tenant):
+    # given the dispatcher killed outright
+    account, key = tenant
+    IvrMappingFactory(account=account, once_per_conversation=False)
+    relay.dispatcher.kill(signal.SIGKILL)
+    relay.dispatcher.proc.wait()
+    # when closes arrive meanwhile, they are acknowledged and wait in the database
+    for csid in (11, 12, 13):
+        assert deliver(relay, key, closed_body(csid=csid)) == 202
+    time.sleep(1.5)
+    assert InboundEvent.objects.filter(account=account, status="received").count() == 3
+    # then a new dispatcher hands them over and each is surveyed once
+    relay.dispatcher = relay.stack.dispatcher(relay.env, name="dispatcher2")
+    wait_until(
+        lambda: SurveyTrigger.objects.filter(account=account, status="delivered").count() == 3,
+        30,
+        "the three surveys after the restart",
+    )
+    assert len(relay.fake.members) == 3

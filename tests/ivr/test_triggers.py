@@ -5,19 +5,25 @@ import pytest
 from django.utils import timezone
 
 from integrations.models import InboundEvent
-from integrations.services.processing import inbound_event_process
+from integrations.services.processing import inbound_event_process, inbound_events_reprocess
 from ivr import rules
-from ivr.member import Conversation, campaign_member
+from ivr.member import campaign_member
 from ivr.models import SurveyTrigger
 from tests.ivr.factories import IvrMappingFactory
-from tests.ivr.helpers import REALISTIC_CONVERSATION, closed_body, expected_member, stored_event
+from tests.ivr.helpers import (
+    REALISTIC_CONVERSATION,
+    closed_body,
+    conversation,
+    expected_member,
+    stored_event,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def _no_publish():
-    with mock.patch("ivr.tasks.deliver_trigger.apply_async"):
+    with mock.patch("ivr.tasks.deliver_surveys.apply_async"):
         yield
 
 
@@ -28,9 +34,8 @@ def process(event) -> InboundEvent:
 
 
 def test_the_member_body_follows_the_seed_mapping():
-    conversation = Conversation.from_event_data({"conversation": REALISTIC_CONVERSATION})
     guid = "5a0c7f5e-0000-4000-8000-000000000001"
-    assert campaign_member(conversation, guid=guid) == expected_member(guid)
+    assert campaign_member(conversation(), guid=guid) == expected_member(guid)
 
 
 def test_closed_event_in_a_mapped_queue_makes_one_pending_trigger():
@@ -124,8 +129,7 @@ def test_sampling_is_deterministic_per_conversation():
     assert outcomes == {"handled", "skipped"}
     # the same conversation always gets the same answer, so reprocessing agrees
     for csid in range(1000, 1040):
-        conversation = Conversation.from_event_data({"conversation": {"csid": csid}})
-        answers = {rules.sampled(mapping, conversation) for _ in range(3)}
+        answers = {rules.sampled(mapping, conversation(csid=csid)) for _ in range(3)}
         first = InboundEvent.objects.get(csid=csid)
         assert answers == {first.outcome_reason if first.outcome == "skipped" else None}
 
@@ -183,7 +187,7 @@ def test_every_close_is_surveyed_when_configured():
 def test_reprocessing_the_same_event_makes_no_second_trigger():
     mapping = IvrMappingFactory(once_per_conversation=False)
     event = process(stored_event(mapping.account))
-    InboundEvent.objects.filter(pk=event.pk).update(status="received")
+    inbound_events_reprocess(queryset=InboundEvent.objects.filter(pk=event.pk))
     event = process(event)
     assert SurveyTrigger.objects.count() == 1
     assert "already surveyed" in event.outcome_reason
@@ -199,7 +203,7 @@ def test_two_campaigns_for_one_queue_make_two_triggers():
 
 def test_delay_is_held_in_the_database():
     mapping = IvrMappingFactory(delay_minutes=1440)
-    with mock.patch("ivr.tasks.deliver_trigger.apply_async") as apply_async:
+    with mock.patch("ivr.tasks.deliver_surveys.apply_async") as apply_async:
         process(stored_event(mapping.account))
     trigger = SurveyTrigger.objects.get()
     assert trigger.next_attempt_at > timezone.now() + timedelta(hours=23, minutes=59)
@@ -208,10 +212,10 @@ def test_delay_is_held_in_the_database():
 
 def test_no_delay_queues_delivery_at_once(django_capture_on_commit_callbacks):
     mapping = IvrMappingFactory()
-    with mock.patch("ivr.tasks.deliver_trigger.apply_async") as apply_async:
+    with mock.patch("ivr.tasks.deliver_surveys.apply_async") as apply_async:
         with django_capture_on_commit_callbacks(execute=True):
             process(stored_event(mapping.account))
-    apply_async.assert_called_once_with(args=(SurveyTrigger.objects.get().pk,), retry=False)
+    apply_async.assert_called_once_with(args=([SurveyTrigger.objects.get().pk],), retry=False)
 
 
 def test_mappings_of_another_account_are_never_used():
@@ -221,3 +225,32 @@ def test_mappings_of_another_account_are_never_used():
     assert SurveyTrigger.objects.get().account == other.account
     assert event.outcome == "handled"
     assert not SurveyTrigger.objects.filter(account=mine.account).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_closes_of_one_person_pass_the_quarantine_once():
+    """Two workers processing closes of the same person at the same moment cannot both
+    survey them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    # given twenty closes of jane's conversations, in a queue with a 30-day quarantine
+    mapping = IvrMappingFactory(quarantine_days=30)
+    events = [stored_event(mapping.account, csid=5000 + n) for n in range(20)]
+
+    def work(event):
+        try:
+            inbound_event_process(event_pk=event.pk)
+        finally:
+            connection.close()
+
+    # when four workers process them at once
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(work, events))
+    # then jane is surveyed once, and every other close says why not
+    assert SurveyTrigger.objects.count() == 1
+    skipped = InboundEvent.objects.filter(outcome="skipped")
+    assert skipped.count() == 19
+    assert all(e.outcome_reason.startswith("quarantine: jane@example.com") for e in skipped)

@@ -1,10 +1,8 @@
-"""Real processes for end-to-end tests: gunicorn, Celery worker and beat, redis-server."""
+"""Real processes for end-to-end tests (gunicorn, Celery workers, beat, the dispatcher,
+redis-server), started from the platform's own command lines (`integrations.launcher`)."""
 
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,8 +11,9 @@ import httpx
 from django.conf import settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from integrations import launcher
+
+ROOT = launcher.ROOT
 
 
 def free_port() -> int:
@@ -45,8 +44,8 @@ def process_env(tmp_path: Path, **overrides) -> dict[str, str]:
         DJANGO_DEBUG="0",
         FIELD_ENCRYPTION_KEYS=",".join(settings.FIELD_ENCRYPTION_KEYS),
         RELAY_RUN_DIR=str(tmp_path / "run"),
-        SWEEP_INTERVAL_SECONDS="1",
-        INBOUND_SWEEP_GRACE_SECONDS="1",
+        DISPATCH_POLL_SECONDS="1",
+        RECLAIM_INTERVAL_SECONDS="1",
         INBOUND_REQUEUE_AFTER_SECONDS="5",
         ENQUEUE_BACKOFF_SECONDS="1",
         LOG_LEVEL="INFO",
@@ -56,25 +55,15 @@ def process_env(tmp_path: Path, **overrides) -> dict[str, str]:
     return env
 
 
-class Process:
+class Process(launcher.Process):
+    """A launcher process whose output goes to a log file the test can read."""
+
     def __init__(self, name: str, args: list[str], env: dict, log_dir: Path):
-        self.name = name
         self.log_path = log_dir / f"{name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        super().__init__(name, args, env, output=open(self.log_path, "ab"))  # noqa: SIM115
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
 
     def wait_for_log(self, text: str, timeout: float = 30) -> None:
         def seen():
@@ -84,20 +73,10 @@ class Process:
 
         wait_until(seen, timeout, f"{self.name} to log {text!r}")
 
-    def kill(self, sig=signal.SIGKILL) -> None:
-        if self.alive():
-            os.killpg(self.proc.pid, sig)
-
-    def stop(self, timeout: float = 15) -> int:
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
+    def stop(self, timeout: float = 15) -> int | None:
+        code = super().stop(timeout)
+        self.output.close()
+        return code
 
 
 class Stack:
@@ -109,24 +88,14 @@ class Stack:
 
     def start(self, name: str, args: list[str], env: dict) -> Process:
         process = Process(name, args, env, self.tmp_path)
+        process.start()
         self.processes.append(process)
         return process
 
-    def gunicorn(self, env: dict, workers: int = 3) -> str:
+    def gunicorn(self, env: dict, workers: int = 2, threads: int = 16) -> str:
         port = free_port()
         process = self.start(
-            "web",
-            [
-                str(BIN / "gunicorn"),
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                "--access-logfile",
-                "-",
-            ],
-            env,
+            "web", launcher.web(bind=f"127.0.0.1:{port}", workers=workers, threads=threads), env
         )
         base = f"http://127.0.0.1:{port}"
 
@@ -142,57 +111,37 @@ class Stack:
         return base
 
     def worker(self, env: dict, concurrency: int = 2, name: str = "worker") -> Process:
-        process = self.start(
-            name,
-            [
-                str(BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                str(concurrency),
-                "--hostname",
-                f"{name}-{free_port()}@%h",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            env,
+        """One worker for every queue (events, surveys, dixa), as a small deployment runs."""
+        args = launcher.worker(
+            queues="events,surveys,dixa",
+            hostname=f"{name}-{free_port()}@%h",
+            concurrency=concurrency,
         )
+        process = self.start(name, args, env)
         process.wait_for_log("ready.", timeout=60)
         return process
 
+    def workers(self, env: dict) -> tuple[Process, Process]:
+        """The two workers of `make run`: events (prefork) and HTTP-bound work (threads)."""
+        events = self.start("worker-events", launcher.events_worker(name="events-e2e"), env)
+        http = self.start("worker-http", launcher.http_worker(name="http-e2e"), env)
+        events.wait_for_log("ready.", timeout=60)
+        http.wait_for_log("ready.", timeout=60)
+        return events, http
+
+    def dispatcher(self, env: dict, name: str = "dispatcher") -> Process:
+        process = self.start(name, launcher.dispatcher(), env)
+        process.wait_for_log("dispatcher ready", timeout=60)
+        return process
+
     def beat(self, env: dict) -> Process:
-        return self.start(
-            "beat",
-            [
-                str(BIN / "celery"),
-                "-A",
-                "config",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(self.tmp_path / "beat-schedule"),
-            ],
-            env,
-        )
+        return self.start("beat", launcher.beat(schedule=self.tmp_path / "beat-schedule"), env)
 
     def redis(self, port: int) -> Process:
         process = self.start(
             f"redis-{port}-{len(self.processes)}",
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+            + ["--appendonly", "no"],
             os.environ.copy(),
         )
         process.wait_for_log("Ready to accept connections", timeout=15)

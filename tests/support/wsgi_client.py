@@ -1,6 +1,6 @@
-"""Django's test client driving a WSGI application, such as the platform's entry point
-(`config.wsgi.application`, with its fast path for Dixa's deliveries), instead of
-Django's handler alone."""
+"""Django's test client driving the platform's WSGI application (`config.wsgi`) as a WSGI
+server does: the response is closed, so the request signals manage the database
+connection as in production (Django's own test client leaves it alone)."""
 
 from django.core.handlers.wsgi import WSGIRequest
 from django.core.signals import request_finished, request_started

@@ -1,0 +1,159 @@
+"""One outbox for every table whose rows are work for a Celery task: inbound events to
+process, surveys to deliver.
+
+A row is the truth; a Celery message is only a nudge. The life of a row:
+
+    pending ──hand_off──▶ pending + queued_at ──claim──▶ claimed ──(service)──▶ done
+       ▲                        │ message lost: queued_at older than REQUEUE_AFTER  │
+       └──────── hand_off again ┘                                                  │
+       └──────────────────────── reclaim: claimed longer than CLAIM_TIMEOUT ◀──────┘
+
+- `hand_off` stamps `queued_at` on due rows (SKIP LOCKED, so concurrent dispatchers never
+  take the same rows) and publishes their ids in chunks; what the broker refuses is
+  unstamped for the next pass.
+- `claim` is a conditional update: a duplicate message changes nothing.
+- `reclaim` puts back rows whose worker died mid-work.
+
+Settings per outbox, by its prefix: `<PREFIX>_REQUEUE_AFTER_SECONDS` and
+`<PREFIX>_CLAIM_TIMEOUT_SECONDS`. Apps register their outboxes; the dispatcher
+(`integrations.dispatcher`) drives `hand_off` and `reclaim` for all of them.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import F, Min, Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from integrations.services.queueing import enqueue
+
+logger = logging.getLogger(__name__)
+HAND_OFF_BATCH = 500
+# PostgreSQL NOTIFY channel: ingest signals new rows on it; the dispatcher LISTENs.
+NOTIFY_CHANNEL = "relay_outbox"
+
+
+@dataclass(frozen=True)
+class Outbox:
+    name: str
+    model: type[models.Model]
+    task: str  # dotted path of a task taking a list of primary keys
+    settings_prefix: str
+    pending: Q  # rows that want a worker
+    claimed: dict  # values a claim sets, e.g. {"status": "processing"}
+    claimed_at_field: str  # set to the claim's time
+    attempts_field: str  # counted up by every claim
+    release: dict  # values that put a claimed row back to pending
+    # When set, a pending row is due once this has passed; a reclaimed row is due at once.
+    schedule_field: str | None = None
+    chunk: int = 20  # ids per message, so that several workers share a backlog
+    on_reclaim: Callable[[list[int]], None] | None = field(default=None, compare=False)
+
+    # --- settings -------------------------------------------------------------------
+    @property
+    def requeue_after(self) -> timedelta:
+        return timedelta(seconds=getattr(settings, f"{self.settings_prefix}_REQUEUE_AFTER_SECONDS"))
+
+    @property
+    def claim_timeout(self) -> timedelta:
+        return timedelta(seconds=getattr(settings, f"{self.settings_prefix}_CLAIM_TIMEOUT_SECONDS"))
+
+    # --- queries --------------------------------------------------------------------
+    def ready(self, now: datetime) -> Q:
+        if self.schedule_field is None:
+            return self.pending
+        return self.pending & Q(**{f"{self.schedule_field}__lte": now})
+
+    def due(self, now: datetime) -> models.QuerySet:
+        """Ready rows never handed off, or whose message seems lost."""
+        unqueued = Q(queued_at=None) | Q(queued_at__lt=now - self.requeue_after)
+        return self.model.objects.filter(self.ready(now) & unqueued)
+
+    def next_due_at(self) -> datetime | None:
+        """When the earliest scheduled row falls due (None: none is waiting)."""
+        if self.schedule_field is None:
+            return None
+        waiting = self.model.objects.filter(self.pending, queued_at=None)
+        return waiting.aggregate(at=Min(self.schedule_field))["at"]
+
+    # --- the three moves ------------------------------------------------------------
+    def hand_off(self, *, now: datetime | None = None, limit: int = HAND_OFF_BATCH) -> int | None:
+        """Publish up to `limit` due rows, oldest first. How many, or None when the broker
+        refused (the rows stay due)."""
+        now = now or timezone.now()
+        due = self.due(now)
+        if not due.exists():  # the usual answer: a plain read, no lock, no transaction
+            return 0
+        with transaction.atomic():
+            pks = list(
+                due.order_by("pk")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:limit]
+            )
+            self.model.objects.filter(pk__in=pks).update(queued_at=now)
+        if not self.publish(pks):
+            return None
+        return len(pks)
+
+    def publish(self, pks: list[int], *, countdown: float | None = None) -> bool:
+        """Publish the ids in chunks. On a refusal the rest is unstamped (the dispatcher
+        hands it off again) and False is returned."""
+        task = import_string(self.task)
+        for start in range(0, len(pks), self.chunk):
+            if not enqueue(task, pks[start : start + self.chunk], countdown=countdown):
+                self.model.objects.filter(self.pending, pk__in=pks[start:]).update(queued_at=None)
+                return False
+        return True
+
+    def publish_on_commit(self, pks: list[int], *, countdown: float | None = None) -> None:
+        """For rows the caller stamped `queued_at` on in its transaction: publish them
+        once it commits (the dispatcher steps in if this is lost)."""
+        if pks:
+            transaction.on_commit(partial(self.publish, list(pks), countdown=countdown))
+
+    def claim(self, pk: int, *, now: datetime | None = None) -> bool:
+        """Take one ready row; False when it is not ready or someone else has it."""
+        now = now or timezone.now()
+        return bool(
+            self.model.objects.filter(self.ready(now), pk=pk).update(
+                **self.claimed,
+                **{self.claimed_at_field: now, self.attempts_field: F(self.attempts_field) + 1},
+            )
+        )
+
+    def reclaim(self, *, now: datetime | None = None) -> int:
+        """Put back rows claimed longer than the claim timeout (their worker died)."""
+        now = now or timezone.now()
+        stuck = self.model.objects.filter(
+            **self.claimed, **{f"{self.claimed_at_field}__lt": now - self.claim_timeout}
+        )
+        pks = list(stuck.values_list("pk", flat=True)[:HAND_OFF_BATCH])
+        if not pks:
+            return 0
+        release = dict(self.release, queued_at=None)
+        if self.schedule_field is not None:
+            release[self.schedule_field] = now
+        with transaction.atomic():
+            count = self.model.objects.filter(pk__in=pks, **self.claimed).update(**release)
+            if self.on_reclaim is not None:
+                self.on_reclaim(pks)
+        logger.warning("%s: %d row(s) reclaimed from a lost worker", self.name, count)
+        return count
+
+
+_outboxes: dict[str, Outbox] = {}
+
+
+def register(outbox: Outbox) -> Outbox:
+    _outboxes[outbox.name] = outbox
+    return outbox
+
+
+def registered() -> list[Outbox]:
+    return list(_outboxes.values())

@@ -1,0 +1,114 @@
+"""The outbox mechanics, on inbound events (ivr's surveys use the same `Outbox`)."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from integrations.models import InboundEvent
+from integrations.services.processing import INBOUND
+from tests.integrations.factories import InboundEventFactory
+
+pytestmark = pytest.mark.django_db
+Status, Outcome = InboundEvent.Status, InboundEvent.Outcome
+
+
+@pytest.fixture
+def apply_async():
+    with mock.patch("integrations.tasks.process_inbound_events.apply_async") as patched:
+        yield patched
+
+
+def test_hand_off_publishes_ready_rows_once_oldest_first(apply_async):
+    # given two stored events and one already processed
+    first, second = InboundEventFactory(), InboundEventFactory()
+    InboundEventFactory(status=Status.PROCESSED)
+    # when the dispatcher hands off twice
+    handed, again = INBOUND.hand_off(), INBOUND.hand_off()
+    # then both went over in one message, stamped, and not again
+    assert (handed, again) == (2, 0)
+    apply_async.assert_called_once_with(args=([first.pk, second.pk],), retry=False)
+    assert not InboundEvent.objects.filter(queued_at=None, status=Status.RECEIVED).exists()
+
+
+def test_hand_off_splits_a_backlog_into_chunks_and_stops_at_the_limit(apply_async):
+    stored = [InboundEventFactory() for _ in range(INBOUND.chunk + 5)]
+    assert INBOUND.hand_off(limit=INBOUND.chunk + 3) == INBOUND.chunk + 3
+    sent = [call.kwargs["args"][0] for call in apply_async.call_args_list]
+    assert [len(ids) for ids in sent] == [INBOUND.chunk, 3]
+    assert sum(sent, []) == [e.pk for e in stored[: INBOUND.chunk + 3]]
+    assert INBOUND.hand_off() == 2
+
+
+def test_rows_the_broker_refused_stay_due():
+    event = InboundEventFactory()
+    with mock.patch(
+        "integrations.tasks.process_inbound_events.apply_async", side_effect=ConnectionError
+    ):
+        assert INBOUND.hand_off() is None
+    assert InboundEvent.objects.get(pk=event.pk).queued_at is None
+    with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
+        assert INBOUND.hand_off() == 1
+    apply_async.assert_called_once_with(args=([event.pk],), retry=False)
+
+
+def test_a_row_whose_message_was_lost_is_handed_off_again(settings, apply_async):
+    # given an event handed off at 12:00 and never claimed, and one handed off just now
+    with time_machine.travel("2026-11-22 12:00:00Z", tick=False):
+        lost = InboundEventFactory()
+        INBOUND.hand_off()
+    with time_machine.travel("2026-11-22 12:00:50Z", tick=False):
+        recent = InboundEventFactory()
+        INBOUND.hand_off()
+    apply_async.reset_mock()
+    # when the dispatcher passes after REQUEUE_AFTER (60 s) for the first only
+    with time_machine.travel("2026-11-22 12:01:01Z", tick=False):
+        assert INBOUND.hand_off() == 1
+    # then only the lost one goes again
+    apply_async.assert_called_once_with(args=([lost.pk],), retry=False)
+    assert InboundEvent.objects.get(pk=recent.pk).queued_at.second == 50
+
+
+def test_claim_is_taken_once():
+    event = InboundEventFactory()
+    assert INBOUND.claim(event.pk) is True
+    assert INBOUND.claim(event.pk) is False
+    event.refresh_from_db()
+    assert (event.status, event.processing_attempts) == (Status.PROCESSING, 1)
+
+
+def test_reclaim_puts_back_rows_held_by_a_dead_worker(settings):
+    # given one event claimed 6 minutes ago (timeout 5) and one claimed just now
+    with time_machine.travel("2026-11-22 12:00:00Z", tick=False):
+        stuck = InboundEventFactory()
+        INBOUND.claim(stuck.pk)
+    with time_machine.travel("2026-11-22 12:05:59Z", tick=False):
+        busy = InboundEventFactory()
+        INBOUND.claim(busy.pk)
+    # when the dispatcher reclaims
+    with time_machine.travel("2026-11-22 12:06:00Z", tick=False):
+        assert INBOUND.reclaim() == 1
+    # then only the stuck one is back to be handed off
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.queued_at) == (Status.RECEIVED, None)
+    assert InboundEvent.objects.get(pk=busy.pk).status == Status.PROCESSING
+
+
+def test_an_event_that_keeps_killing_its_worker_ends_as_an_error(settings):
+    # given an event whose worker died on it INBOUND_MAX_CLAIMS times
+    settings.INBOUND_MAX_CLAIMS = 2
+    event = InboundEventFactory()
+    moment = timezone.now()
+    for _ in range(2):
+        with time_machine.travel(moment, tick=False):
+            INBOUND.claim(event.pk)
+        moment += timedelta(seconds=settings.INBOUND_CLAIM_TIMEOUT_SECONDS + 1)
+        with time_machine.travel(moment, tick=False):
+            INBOUND.reclaim()
+    # then it is given up with the reason, not tried forever
+    event.refresh_from_db()
+    assert (event.status, event.outcome) == (Status.FAILED, Outcome.ERROR)
+    assert "gave up after 2 tries" in event.outcome_reason
+    assert INBOUND.claim(event.pk) is False
