@@ -1,161 +1,93 @@
-"""Ingest: our signed, stored-before-ack endpoint against a bare Django view, same server."""
+"""Section 1, ingest: `POST /api/dixa/relay` (DixaRelayView, DRF, under Django's handler and
+full middleware) against a bare Django view and a bare DRF view, on the same server."""
 
 import json
-import os
 import statistics
 import subprocess
 import sys
-import time
 
 import psycopg
 
-from bench import inprocess, load, stack
-from config.env import env
+from bench import accounts, inprocess, load, profile, stack
+from bench.report import ms, table, verdict
 from integrations.dixa import samples, simulator
 
-GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "5"))
+ENDPOINTS = {
+    "bare Django view": "/bench/bare",
+    "bare DRF view": "/bench/bare-drf",
+    "ingest": "/api/dixa/relay",
+}
+WEB_WORKERS, WEB_THREADS = 2, 16  # the launcher's defaults, as `make run` serves
 CONCURRENCY = 16
 ROUNDS = 5
 PER_ROUND = 1500
 RATE = 200
 RATE_SECONDS = 10
-SECRET = "be9c4a" * 8
+FLOOR_RATIO = 0.40
+P99_GOAL_MS = 50.0
 
 
 def _requests(port: int, path: str, key: str, count: int) -> list[bytes]:
     out = []
     for _ in range(count):
-        delivery = simulator.build_delivery(
-            samples.event("ConversationClosed"), key=key, secret=SECRET
+        d = simulator.build_delivery(
+            samples.event("ConversationClosed"), key=key, secret=accounts.SECRET
         )
-        out.append(load.raw_request("127.0.0.1", port, path, delivery.body, delivery.headers))
+        out.append(load.raw_request("127.0.0.1", port, path, d.body, d.headers))
     return out
 
 
-def run() -> str:
-    stack.fresh_database()
-    env = stack.env()
-    stack.manage("migrate", "--noinput", environment=env)
-    config = stack.ROOT / "bench" / "out" / "bench-config.yaml"
-    config.parent.mkdir(exist_ok=True)
-    config.write_text(
-        f"accounts:\n  - name: Bench\n    api_keys: [{{name: bench}}]\n"
-        f"    signing_secrets: [{{label: bench, secret: '{SECRET}'}}]\n"
-    )
-    key = stack.manage("apply_config", str(config), environment=env).strip().splitlines()[-1]
-    key = key.rsplit(" ", 1)[-1]
+def _add(into: dict, statuses: dict) -> None:
+    for code, n in statuses.items():
+        into[code] = into.get(code, 0) + n
 
-    processes = stack.Processes()
-    try:
-        server, port = processes.gunicorn(env, GUNICORN_WORKERS)
-        statuses = {"bare": {}, "ingest": {}}
-        # warm up both paths (imports, connections)
-        for name, path in (("bare", "/bench/bare"), ("ingest", "/api/dixa/relay")):
-            warm = load.closed_loop("127.0.0.1", port, _requests(port, path, key, 200), CONCURRENCY)
-            for code, n in warm.statuses.items():
-                statuses[name][code] = statuses[name].get(code, 0) + n
 
-        throughput = {"bare": [], "ingest": []}
-        cpu = {"bare": [], "ingest": []}
-        meter = stack.CpuMeter(server.pid)
-        for _ in range(ROUNDS):  # alternate so that machine noise hits both alike
-            for name, path in (("bare", "/bench/bare"), ("ingest", "/api/dixa/relay")):
-                requests = _requests(port, path, key, PER_ROUND)
-                meter.start()
-                result = load.closed_loop("127.0.0.1", port, requests, CONCURRENCY)
-                cpu[name].append(meter.stop(PER_ROUND))
-                throughput[name].append(result.throughput)
-                for code, n in result.statuses.items():
-                    statuses[name][code] = statuses[name].get(code, 0) + n
+def measure(port: int, key: str, web: stack.Process) -> dict:
+    statuses = {name: {} for name in ENDPOINTS}
+    for name, path in ENDPOINTS.items():  # warm up: imports, connections, prepared statements
+        warm = load.closed_loop("127.0.0.1", port, _requests(port, path, key, 300), CONCURRENCY)
+        _add(statuses[name], warm.statuses)
 
-        latency = {}
-        for name, path in (("bare", "/bench/bare"), ("ingest", "/api/dixa/relay")):
-            latency[name] = load.open_loop(
-                "127.0.0.1", port, _requests(port, path, key, RATE * RATE_SECONDS), RATE
-            )
-            for code, n in latency[name].statuses.items():
-                statuses[name][code] = statuses[name].get(code, 0) + n
-        memory = stack.rss_mib(server.pid)
-    finally:
-        processes.stop()
+    throughput = {name: [] for name in ENDPOINTS}
+    cpu = {name: [] for name in ENDPOINTS}
+    meter = stack.CpuMeter(web=web.pids, postgres=stack.postgres_pids)
+    names = list(ENDPOINTS)
+    for r in range(ROUNDS):  # alternating, the order rotated, so noise hits all alike
+        for name in names[r % 3 :] + names[: r % 3]:
+            requests = _requests(port, ENDPOINTS[name], key, PER_ROUND)
+            meter.start()
+            result = load.closed_loop("127.0.0.1", port, requests, CONCURRENCY)
+            used = meter.stop()
+            cpu[name].append({k: v / PER_ROUND * 1e6 for k, v in used.items()})
+            throughput[name].append(result.throughput)
+            _add(statuses[name], result.statuses)
 
-    with psycopg.connect(stack.PG_URL) as conn:
-        stored = conn.execute("SELECT count(*) FROM integrations_inboundevent").fetchone()[0]
-    in_process = _in_process(env, key)
-
-    med = {name: statistics.median(values) for name, values in throughput.items()}
-    ratio = med["ingest"] / med["bare"]
-    accepted = statuses["ingest"].get(202, 0)
-    lines = [
-        "## Ingest: `POST /api/dixa/relay` vs a bare Django view",
-        "",
-        f"gunicorn, {_server()}, serving the platform's WSGI entry point ({_entry_point()}), "
-        "PostgreSQL, Redis broker (no Celery worker "
-        "running, so the figures are the acknowledgement path alone). Every ingest request is a "
-        "distinct ConversationClosed event with a fresh X-DIXA-SIGNATURE, authenticated by API "
-        "key, verified, parsed and committed before the 202 (nothing else: the worker's "
-        "dispatcher finds new rows itself). "
-        "The bare view reads the same body and answers 202. Connections are not kept alive "
-        "(gunicorn sync workers close them), so each request includes a TCP connect.",
-        "",
-        f"**Throughput** (closed loop, {CONCURRENCY} connections, {ROUNDS} alternating rounds of "
-        f"{PER_ROUND} requests, median of rounds):",
-        "",
-        "| endpoint | req/s per round | median req/s |",
-        "|---|---|---|",
-        f"| bare view | {', '.join(f'{v:.0f}' for v in throughput['bare'])} | {med['bare']:.0f} |",
-        f"| ingest | {', '.join(f'{v:.0f}' for v in throughput['ingest'])} | {med['ingest']:.0f} |",
-        "",
-        f"**Ingest / bare throughput: {ratio:.2f}** (goal ≥ 0.60), the ratio of the medians. "
-        "Each ingest round against the bare round just before it: "
-        f"{', '.join(f'{i / b:.2f}' for b, i in zip(*throughput.values(), strict=True))}.",
-        "",
-        "**CPU per request** during those rounds (µs, median of rounds; the three share the "
-        "machine's cores, so throughput follows their sum):",
-        "",
-        "| endpoint | web server | PostgreSQL | load generator | total |",
-        "|---|---|---|---|---|",
-        *(_cpu_row(name, cpu[name]) for name in ("bare", "ingest")),
-        "",
-        f"**Latency at {RATE} requests/s** (open loop, {RATE * RATE_SECONDS} requests, measured "
-        "from when each request was due):",
-        "",
-        "| endpoint | p50 ms | p95 ms | p99 ms | max ms |",
-        "|---|---|---|---|---|",
-    ]
-    for name in ("bare", "ingest"):
-        r = latency[name]
-        lines.append(
-            f"| {name} | {r.p50:.1f} | {r.percentile(95):.1f} | {r.percentile(99):.1f} | "
-            f"{max(r.latencies_ms):.1f} |"
+    latency = {}
+    for name, path in ENDPOINTS.items():
+        result = load.open_loop(
+            "127.0.0.1", port, _requests(port, path, key, RATE * RATE_SECONDS), RATE
         )
-    lines += [
-        "",
-        f"Goal: ingest p99 ≤ 50 ms at {RATE}/s → "
-        f"{'met' if latency['ingest'].percentile(99) <= 50 else 'NOT met'}.",
-        "",
-        f"**CPU per request in one process** (`python -m bench.inprocess`: the WSGI "
-        "application called directly, so gunicorn, the load generator and PostgreSQL's own CPU "
-        f"are left out, and with them most of the machine's noise; {inprocess.BLOCKS} "
-        f"interleaved blocks of {inprocess.PER_BLOCK} requests, µs):",
-        "",
-        "| path | best block | median block |",
-        "|---|---|---|",
-        *(f"| {name} | {v['min']:.0f} | {v['median']:.0f} |" for name, v in in_process.items()),
-        "",
-        f"Status codes: bare {statuses['bare']}, ingest {statuses['ingest']}; events stored: "
-        f"{stored} (every 202 is a committed row: {stored == accepted}). "
-        f"Gunicorn RSS after the run (master + workers): {memory:.0f} MiB.",
-        "",
-    ]
-    return "\n".join(lines)
+        latency[name] = {
+            "p50": result.p50,
+            "p95": result.percentile(95),
+            "p99": result.percentile(99),
+            "max": max(result.latencies_ms),
+        }
+        _add(statuses[name], result.statuses)
+    return {
+        "throughput": throughput,
+        "cpu": cpu,
+        "latency": latency,
+        "statuses": statuses,
+        "web_rss_mib": stack.rss_mib(web.pids()),
+    }
 
 
-def _in_process(env: dict, key: str) -> dict:
+def _subprocess(module: str, environment: dict, key: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.inprocess", key, SECRET],
+        [sys.executable, "-m", module, key, accounts.SECRET],
         cwd=stack.ROOT,
-        env=env,
+        env=environment,
         capture_output=True,
         text=True,
         check=True,
@@ -163,27 +95,137 @@ def _in_process(env: dict, key: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def _entry_point() -> str:
-    if not env.bool("INGEST_FAST_PATH", default=True):
-        return "INGEST_FAST_PATH=0: deliveries take Django's whole middleware stack"
-    return "deliveries by its fast path, the bare view through Django's middleware stack"
+def run() -> tuple[str, dict]:
+    environment = stack.env()
+    [key] = accounts.prepare(environment, 1)
+    processes = stack.Processes(environment)
+    try:
+        web, port = processes.web(WEB_WORKERS, WEB_THREADS)
+        raw = measure(port, key, web)
+    finally:
+        processes.stop()
+    with psycopg.connect(stack.PG_URL) as conn:
+        raw["stored"] = conn.execute("SELECT count(*) FROM integrations_inboundevent").fetchone()[0]
+    raw["in_process"] = _subprocess("bench.inprocess", environment, key)
+    raw["profile"] = _subprocess("bench.profile", environment, key)
+    return render(raw), raw
 
 
-def _server() -> str:
-    threads = os.environ.get("BENCH_THREADS")
-    if threads:
-        return f"{GUNICORN_WORKERS} gthread workers × {threads} threads"
-    return f"{GUNICORN_WORKERS} sync workers"
+def render(raw: dict) -> str:
+    th, lat, ip = raw["throughput"], raw["latency"], raw["in_process"]
+    med = {name: statistics.median(values) for name, values in th.items()}
+    vs_django = med["ingest"] / med["bare Django view"]
+    vs_drf = med["ingest"] / med["bare DRF view"]
+    per_round = [i / b for i, b in zip(th["ingest"], th["bare Django view"], strict=True)]
+    raw["ratios"] = {"ingest/bare Django": vs_django, "ingest/bare DRF": vs_drf}
+    lines = [
+        "## 1. Ingest: `POST /api/dixa/relay` against bare Django and DRF views",
+        "",
+        "Command: `make bench BENCH_ARGS=ingest` (`python -m bench.run ingest`). Raw: "
+        "`bench/out/ingest.json`.",
+        "",
+        f"gunicorn from `launcher.web` ({WEB_WORKERS} gthread workers × {WEB_THREADS} threads, "
+        "access log on, as `make run`), Django's handler and full middleware stack for all "
+        "three endpoints, PostgreSQL; no worker or dispatcher running, so this is the "
+        "acknowledgement path alone. Each ingest request is a distinct ConversationClosed "
+        "with a fresh X-DIXA-SIGNATURE: API-key auth, signature check, envelope parse, and the "
+        "one INSERT (event + body + NOTIFY) committed before the 202. The bare views read the "
+        "same body and answer 202 (`bench/urls.py`). Every request opens its own connection "
+        "(`Connection: close`).",
+        "",
+        f"**Throughput** (closed loop, {CONCURRENCY} connections, {ROUNDS} rounds of "
+        f"{PER_ROUND} requests per endpoint, endpoints alternating within each round):",
+        "",
+        *table(
+            ["endpoint", "req/s per round", "median req/s"],
+            [
+                [name, ", ".join(f"{v:.0f}" for v in values), f"{med[name]:.0f}"]
+                for name, values in th.items()
+            ],
+        ),
+        "",
+        f"**Ingest / bare Django view: {vs_django:.2f}** (floor ≥ {FLOOR_RATIO:.2f}: "
+        f"{verdict(vs_django >= FLOOR_RATIO)}); **ingest / bare DRF view: {vs_drf:.2f}**; "
+        "ratios of the medians. Ingest against the bare Django round of the same round: "
+        f"{', '.join(f'{v:.2f}' for v in per_round)}.",
+        "",
+        "CPU per request during those rounds (µs, median of rounds; everything shares two "
+        "cores, so throughput follows the sum):",
+        "",
+        *table(
+            ["endpoint", "web (gunicorn)", "PostgreSQL", "load generator", "total"],
+            [_cpu_row(name, rounds) for name, rounds in raw["cpu"].items()],
+        ),
+        "",
+        f"**Latency at a steady {RATE} requests/s** (open loop, {RATE * RATE_SECONDS} requests "
+        "per endpoint, from when each request was due, ms):",
+        "",
+        *table(
+            ["endpoint", "p50", "p95", "p99", "max"],
+            [
+                [name, *(ms(v[k]) for k in ("p50", "p95", "p99", "max"))]
+                for name, v in lat.items()
+            ],
+        ),
+        "",
+        f"Ingest p99 ≤ {P99_GOAL_MS:.0f} ms at {RATE}/s: "
+        f"{verdict(lat['ingest']['p99'] <= P99_GOAL_MS)}.",
+        "",
+        "**CPU per request in one process** (`python -m bench.inprocess`: Django's WSGI "
+        "application, its handler and whole middleware stack, called in a loop; gunicorn, "
+        f"the load generator and PostgreSQL's CPU left out; {inprocess.BLOCKS} interleaved "
+        f"blocks of {inprocess.PER_BLOCK} requests per endpoint, µs):",
+        "",
+        *table(
+            ["endpoint", "best block", "median block", "bare Django / this (median)"],
+            [
+                [
+                    name,
+                    f"{v['min']:.0f}",
+                    f"{v['median']:.0f}",
+                    f"{ip['bare Django view']['median'] / v['median']:.2f}",
+                ]
+                for name, v in ip.items()
+            ],
+        ),
+        "",
+        *_profile_lines(raw["profile"]),
+        "",
+        f"Status codes: {', '.join(f'{n} {s}' for n, s in raw['statuses'].items())}; events "
+        f"stored after the server rounds: {raw['stored']} (every 202 a committed row: "
+        f"{raw['stored'] == raw['statuses']['ingest'].get(202, 0)}). Web RSS after the run "
+        f"(master + workers): {raw['web_rss_mib']:.0f} MiB.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
-def _cpu_row(name: str, rounds: list[dict[str, float]]) -> str:
+def _cpu_row(name: str, rounds: list[dict[str, float]]) -> list:
     parts = ("web", "postgres", "load generator")
     med = {p: statistics.median(r[p] for r in rounds) for p in parts}
-    cells = " | ".join(f"{med[p]:.0f}" for p in parts)
-    return f"| {name} | {cells} | {sum(med.values()):.0f} |"
+    return [name, *(f"{med[p]:.0f}" for p in parts), f"{sum(med.values()):.0f}"]
 
 
-if __name__ == "__main__":
-    began = time.time()
-    print(run())
-    print(f"({time.time() - began:.0f} s)")
+def _profile_lines(prof: dict) -> list[str]:
+    groups = [[name, f"{share * 100:.1f} %"] for name, share in prof["groups_share"].items()]
+    entries = [[name, f"{share * 100:.1f} %"] for name, share in prof["entries_share"].items()]
+    top = [
+        [f"`{t['function']}`", f"{t['share'] * 100:.1f} %", f"{t['calls_per_request']:.1f}"]
+        for t in prof["top_own_time"][:10]
+    ]
+    return [
+        f"**Where ingest's CPU goes** (`python -m bench.profile`: cProfile on CPU time over "
+        f"{prof['requests']} in-process ingest requests, {prof['total_us_per_request']:.0f} µs "
+        "per request with the profiler's own overhead; own time per group, time in the "
+        "standard library and built-ins charged to the group that called it):",
+        "",
+        *table(["group", "share of CPU"], groups),
+        "",
+        "Inclusive time of the main steps (they nest, so they do not add up):",
+        "",
+        *table(["step", "share of CPU"], entries),
+        "",
+        "Top functions by own time:",
+        "",
+        *table(["function", "own time", "calls per request"], top),
+    ]

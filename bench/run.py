@@ -1,9 +1,12 @@
-"""`make bench`: run every benchmark and write docs/benchmarks.md.
+"""`make bench`: run the benchmarks and write docs/benchmarks.md (raw figures: bench/out/).
 
-python -m bench.run              # all
-python -m bench.run ingest       # one section
+python -m bench.run                   # every section
+python -m bench.run ingest relay      # some sections (the report then holds only those)
+
+Sections: ingest, relay, slow, throughput, idle, rows.
 """
 
+import json
 import os
 import platform
 import subprocess
@@ -16,9 +19,16 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 django.setup()
 
-from bench import ingest, relay, stack  # noqa: E402
+from bench import delivery, idle, ingest, relay, rows, slow, stack  # noqa: E402
 
-SECTIONS = {"ingest": ingest.run, "relay": relay.run}
+SECTIONS = {
+    "ingest": ingest.run,
+    "relay": relay.run,
+    "slow": slow.run,
+    "throughput": delivery.run,
+    "idle": idle.run,
+    "rows": rows.run,
+}
 
 
 def machine() -> str:
@@ -35,19 +45,37 @@ def machine() -> str:
 
 
 def main(names: list[str]) -> None:
+    unknown = set(names) - set(SECTIONS)
+    if unknown:
+        sys.exit(f"unknown section(s) {sorted(unknown)}; choose from {list(SECTIONS)}")
     chosen = names or list(SECTIONS)
+    stack.OUT.mkdir(exist_ok=True)
     began = time.time()
-    parts = [SECTIONS[name]() for name in chosen]
-    out = stack.ROOT / "docs" / "benchmarks.md"
+    parts, timings = [], {}
+    for name in chosen:
+        started = time.time()
+        markdown, raw = SECTIONS[name]()
+        timings[name] = time.time() - started
+        (stack.OUT / f"{name}.json").write_text(json.dumps(raw, indent=1, default=str))
+        (stack.OUT / f"{name}.md").write_text(markdown)
+        parts.append(markdown)
+        print(f"{name}: {timings[name]:.0f} s", file=sys.stderr, flush=True)
+    command = "make bench" + (f" BENCH_ARGS='{' '.join(names)}'" if names else "")
     header = [
         "# Benchmarks",
         "",
-        f"Made by `make bench` (`python -m bench.run{''.join(' ' + n for n in names)}`) on "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}, in {time.time() - began:.0f} s.",
-        "The machine is shared and noisy: compare the ratios measured within one run, not "
-        "absolute numbers across runs.",
+        f"Made by `{command}` (`python -m bench.run{''.join(' ' + n for n in names)}`) on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}, in {time.time() - began:.0f} s "
+        f"({', '.join(f'{n} {t:.0f} s' for n, t in timings.items())}). Every section starts "
+        "on a fresh database and can be run alone (`make bench BENCH_ARGS=<section>`); raw "
+        "figures and process logs are in `bench/out/` (not committed).",
+        "",
+        "The machine has two shared, noisy cores on which the load generator, the platform's "
+        "processes, PostgreSQL and Redis all run: compare the ratios measured within one run, "
+        "not absolute numbers across runs.",
         "",
     ]
+    out = stack.ROOT / "docs" / "benchmarks.md"
     out.write_text("\n".join(header + parts))
     print(out.read_text())
 

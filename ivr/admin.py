@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from integrations import crypto
-from integrations.admin.events import pretty_json, truncate
+from integrations.admin.events import RecordAdmin, pretty_json, truncate
 from integrations.admin.scoping import AccountScopedAdmin, visible_accounts
 from integrations.clients import dixa, npstoday
 from integrations.clients.http import ApiUnavailable
@@ -162,7 +162,7 @@ class ResendSinceForm(forms.Form):
 
 
 @admin.register(SurveyTrigger)
-class SurveyTriggerAdmin(AccountScopedAdmin):
+class SurveyTriggerAdmin(RecordAdmin):
     list_display = (
         "id",
         "status",
@@ -181,7 +181,7 @@ class SurveyTriggerAdmin(AccountScopedAdmin):
     show_full_result_count = False
     inlines = [DeliveryAttemptInline]
     actions = ["retry_now", "cancel", "resend"]
-    readonly_fields = (
+    fields = (
         "account",
         "mapping",
         "inbound_event",
@@ -200,10 +200,8 @@ class SurveyTriggerAdmin(AccountScopedAdmin):
         "created_at",
         "finished_at",
     )
+    readonly_fields = fields
     change_list_template = "admin/ivr/surveytrigger/change_list.html"
-
-    def has_add_permission(self, request):
-        return False
 
     def get_urls(self):
         extra = [
@@ -216,7 +214,7 @@ class SurveyTriggerAdmin(AccountScopedAdmin):
         return extra + super().get_urls()
 
     def resend_since_view(self, request):
-        if not self.has_change_permission(request):
+        if not self.has_operate_permission(request):
             return redirect("admin:index")
         form = ResendSinceForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -246,17 +244,17 @@ class SurveyTriggerAdmin(AccountScopedAdmin):
     def member(self, obj):
         return pretty_json(obj.payload)
 
-    @admin.action(description="Retry selected now")
+    @admin.action(description="Retry selected now", permissions=["operate"])
     def retry_now(self, request, queryset):
         count = operations.survey_triggers_retry_now(queryset=queryset)
         self.message_user(request, f"{count} trigger(s) queued now")
 
-    @admin.action(description="Cancel selected")
+    @admin.action(description="Cancel selected", permissions=["operate"])
     def cancel(self, request, queryset):
         count = operations.survey_triggers_cancel(queryset=queryset, by=request.user.get_username())
         self.message_user(request, f"{count} trigger(s) cancelled")
 
-    @admin.action(description="Resend selected dead letters")
+    @admin.action(description="Resend selected dead letters", permissions=["operate"])
     def resend(self, request, queryset):
         count = operations.survey_triggers_resend(queryset=queryset, by=request.user.get_username())
         self.message_user(request, f"{count} trigger(s) resent")

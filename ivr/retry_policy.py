@@ -28,11 +28,12 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return min(timedelta(seconds=int(value)), MAX_RETRY_AFTER)
+    if value.isascii() and value.isdigit():  # seconds; a huge number is the cap
+        seconds = int(value) if len(value) <= 9 else MAX_RETRY_AFTER.total_seconds()
+        return min(timedelta(seconds=seconds), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return min(max(when - now, timedelta(0)), MAX_RETRY_AFTER)
 

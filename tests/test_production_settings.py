@@ -15,13 +15,13 @@ GOOD = {
 }
 
 
-def load_production(**overrides) -> subprocess.CompletedProcess:
+def load_production(code: str = "print('started')", **overrides) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env.pop("FIELD_ENCRYPTION_KEYS", None)
     env.update({k: v for k, v in {**GOOD, **overrides}.items() if v is not None})
     env["DJANGO_SETTINGS_MODULE"] = "config.settings.production"
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -48,3 +48,10 @@ def test_production_refuses_insecure_defaults(overrides, message):
     result = load_production(**overrides)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_x_forwarded_proto_is_trusted_only_behind_a_proxy_that_sets_it():
+    show = "from django.conf import settings; print(settings.SECURE_PROXY_SSL_HEADER)"
+    assert load_production(code=show).stdout.strip() == "None"
+    trusted = load_production(code=show, DJANGO_TRUST_X_FORWARDED_PROTO="1")
+    assert trusted.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https')"

@@ -1,6 +1,7 @@
 import json
 
 from django.contrib import admin
+from django.contrib.auth import get_permission_codename
 from django.utils.html import format_html
 
 from integrations import events
@@ -27,15 +28,28 @@ def pretty_body(raw_text: str) -> str:
         return raw_text
 
 
-class ReadOnlyLogAdmin(AccountScopedAdmin):
-    show_full_result_count = False
-    list_select_related = ("account",)
+class RecordAdmin(AccountScopedAdmin):
+    """What happened, kept as it happened: nobody adds, edits or deletes it in the admin (a
+    user with the view or change permission sees it read-only). Actions on records (retry,
+    reprocess) take `permissions=["operate"]`: the model's change permission."""
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_operate_permission(self, request):
+        codename = get_permission_codename("change", self.opts)
+        return request.user.has_perm(f"{self.opts.app_label}.{codename}")
+
+
+class ReadOnlyLogAdmin(RecordAdmin):
+    show_full_result_count = False
+    list_select_related = ("account",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("raw_body")
@@ -61,7 +75,7 @@ class HandlerRunInline(admin.TabularInline):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(AccountScopedAdmin):
+class InboundEventAdmin(RecordAdmin):
     show_full_result_count = False
     list_select_related = ("account",)
     inlines = [HandlerRunInline]
@@ -93,7 +107,7 @@ class InboundEventAdmin(AccountScopedAdmin):
             "Conversation",
             {"fields": ("csid", "queue_id", "channel", "organization_id", "event_timestamp")},
         ),
-        ("Delivery", {"fields": ("received_at", "verification", "headers", "body")}),
+        ("Delivery", {"fields": ("received_at", "verification", "headers", "request_body")}),
         (
             "Processing",
             {
@@ -109,12 +123,6 @@ class InboundEventAdmin(AccountScopedAdmin):
     )
     readonly_fields = tuple(f for fs in fieldsets for f in fs[1]["fields"])
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="reason", ordering="outcome_reason")
     def short_reason(self, obj):
         return truncate(obj.outcome_reason)
@@ -125,8 +133,9 @@ class InboundEventAdmin(AccountScopedAdmin):
         except InboundEventBody.DoesNotExist:
             return None
 
+    # Not named "body": the admin would show the reverse relation of that name instead.
     @admin.display(description="body")
-    def body(self, obj):
+    def request_body(self, obj):
         stored = self._stored_body(obj)
         if stored is None:
             return "(removed by retention)"
@@ -146,7 +155,7 @@ class InboundEventAdmin(AccountScopedAdmin):
             actions[action.__name__] = (action, action.__name__, action.short_description)
         return actions
 
-    @admin.action(description="Reprocess selected events (every handler)")
+    @admin.action(description="Reprocess selected events (every handler)", permissions=["operate"])
     def reprocess(self, request, queryset):
         count = inbound_events_reprocess(queryset=queryset)
         self.message_user(request, f"{count} event(s) queued for reprocessing")

@@ -4,6 +4,7 @@ card sends username `ApiKey`)."""
 
 from dataclasses import dataclass
 
+from django.views.decorators.debug import sensitive_variables
 from rest_framework import authentication, exceptions
 
 from integrations.api.auth import AuthenticationFailed, credential_from_header
@@ -26,6 +27,7 @@ class ApiKeyCaller:
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     realm = "relay"
 
+    @sensitive_variables("header", "plaintext")
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION")
         if not header:

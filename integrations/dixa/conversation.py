@@ -3,7 +3,7 @@ envelope's `data` (either key casing) and handed to every subscriber of the even
 
 from dataclasses import dataclass, field
 
-from integrations.dixa.envelope import Envelope, pick
+from integrations.dixa.envelope import Envelope, pick, storable
 
 
 def _as_dict(value) -> dict:
@@ -11,9 +11,10 @@ def _as_dict(value) -> dict:
 
 
 def _text(value) -> str | None:
-    if value is None or isinstance(value, dict | list):
+    """A scalar as text we can store (and send), or None."""
+    if value is None or isinstance(value, dict | list | bool):
         return None
-    text = str(value).strip()
+    text = storable(str(value)).strip()
     return text or None
 
 

@@ -73,12 +73,18 @@ def _timestamp(value) -> datetime | None:
     return moment if moment.year in TIMESTAMP_YEARS else None
 
 
+def storable(text: str) -> str:
+    """`text` without what PostgreSQL text and jsonb cannot hold (NUL, unpaired
+    surrogates)."""
+    return _UNSTORABLE.sub("", text)
+
+
 def _text(value, limit: int) -> str:
     """An indexed copy of a scalar (text or number); the raw body keeps the original. What
     PostgreSQL text cannot hold (NUL, unpaired surrogates) is dropped."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return ""
-    return _UNSTORABLE.sub("", str(value))[:limit]
+    return storable(str(value))[:limit]
 
 
 def _csid(value) -> int | None:

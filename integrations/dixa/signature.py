@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from django.views.decorators.debug import sensitive_variables
+
 # Bounds on what a header may carry. Dixa sends one 13-digit `t` and one or two 64-digit
 # `v1` (two while a secret rotates); anything far beyond that is not a Dixa signature.
 MAX_HEADER_LENGTH = 1024
@@ -34,11 +36,13 @@ class ParsedSignature:
         return value / 1000 if value > 10**11 else float(value)
 
 
+@sensitive_variables("secret_hex")
 def compute(secret_hex: str, timestamp: str, body: bytes) -> str:
     message = timestamp.encode() + b"." + body
     return hmac.new(bytes.fromhex(secret_hex), message, hashlib.sha256).hexdigest()
 
 
+@sensitive_variables("secret_hex")
 def header_value(secret_hex: str, timestamp_ms: int, body: bytes) -> str:
     return f"t={timestamp_ms},v1={compute(secret_hex, str(timestamp_ms), body)}"
 
@@ -74,6 +78,7 @@ def _valid(timestamp: str | None, signatures: list[str]) -> bool:
     )
 
 
+@sensitive_variables("secrets", "secret")
 def verify(
     *, header: str | None, body: bytes, secrets: list[str], now: float, tolerance: int
 ) -> SignatureProblem | None:

@@ -10,9 +10,11 @@ from functools import lru_cache
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from integrations.dixa import envelope as envelope_parser
 from integrations.dixa import signature
+from integrations.dixa.envelope import storable
 from integrations.models import Account, ApiKey, InboundEvent, InboundEventBody, RejectedDelivery
 from integrations.outbox import NOTIFY_CHANNEL
 from integrations.ttl_cache import TTLCache
@@ -45,7 +47,7 @@ class Receipt:
 def kept_headers(meta) -> dict[str, str]:
     """The headers worth keeping, from a request's META (a WSGI environ), by their names.
     Read straight from META: building `request.headers` costs more than the rest of auth."""
-    return {name: meta[key] for name, key in KEPT_HEADERS.items() if key in meta}
+    return {name: storable(meta[key]) for name, key in KEPT_HEADERS.items() if key in meta}
 
 
 def delivery_receive(
@@ -96,6 +98,7 @@ def delivery_receive(
     return Receipt(202, {"status": "accepted", "event_id": envelope.event_id, "id": pk})
 
 
+@sensitive_variables("secrets")
 def _verify(account: Account, body: bytes, header: str | None, now: float):
     secrets = _account_secrets.get_or_load(
         account.pk, lambda: [s.secret for s in account.signing_secrets.filter(is_active=True)]

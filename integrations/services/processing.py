@@ -15,6 +15,7 @@ from django.utils import timezone
 from integrations import events, outbox
 from integrations.dixa import envelope as envelope_parser
 from integrations.dixa.conversation import Conversation
+from integrations.dixa.envelope import storable
 from integrations.models import HandlerRun, InboundEvent, InboundEventBody
 
 logger = logging.getLogger(__name__)
@@ -153,7 +154,8 @@ def _summary(results: list[tuple[str, str, str]]) -> tuple[str, str, str]:
 
 
 def _why(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:1000]
+    """The exception as a reason we can store (its text may quote the bad input)."""
+    return storable(f"{type(exc).__name__}: {exc}")[:1000]
 
 
 def _finish(event_pk: int, status: str, outcome: str, reason: str) -> None:

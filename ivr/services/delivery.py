@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from integrations import outbox
 from integrations.clients import npstoday
@@ -105,6 +106,7 @@ def trigger_deliver(*, trigger_id: int, task_id: str = "") -> str | None:
     return status
 
 
+@sensitive_variables("account")
 def _send(account: Account, trigger: SurveyTrigger):
     try:
         response = npstoday.add_campaign_member(

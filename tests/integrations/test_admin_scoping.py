@@ -238,6 +238,8 @@ def test_malformed_filter_values_are_no_server_error(admin_client, tenants, quer
 LOOKUPS = (
     "",
     "__exact",
+    "__gte",
+    "__lt",
     "__iexact",
     "__in",
     "__gt",
@@ -275,16 +277,28 @@ AWKWARD = (
 printable = st.characters(blacklist_categories=("Cs",))
 
 
-def parameter_names(model) -> list[str]:
-    return sorted({field.name for field in model._meta.fields})
+def filtered_name(item) -> str:
+    """The field path (or parameter) of a list_filter entry."""
+    if isinstance(item, str):
+        return item
+    return item[0] if isinstance(item, tuple) else item.parameter_name
+
+
+def parameter_names(model, model_admin) -> list[str]:
+    """The model's fields, and (twice, to draw them more often) what its list filters on."""
+    filtered = [filtered_name(item) for item in model_admin.list_filter]
+    hierarchy = [model_admin.date_hierarchy] if model_admin.date_hierarchy else []
+    return sorted(field.name for field in model._meta.fields) + 2 * (filtered + hierarchy)
 
 
 @st.composite
 def changelist_requests(draw):
-    model, _ = draw(st.sampled_from(our_admins()))
+    model, model_admin = draw(st.sampled_from(our_admins()))
     key = st.one_of(
         st.builds(
-            str.__add__, st.sampled_from(parameter_names(model)), st.sampled_from(LOOKUPS)
+            str.__add__,
+            st.sampled_from(parameter_names(model, model_admin)),
+            st.sampled_from(LOOKUPS),
         ),
         st.sampled_from(SPECIAL),
         st.text(printable, max_size=12),

@@ -65,3 +65,19 @@ def test_value_under_an_unknown_key_is_a_clear_error(settings):
 def test_mask_shows_only_the_last_four():
     assert crypto.mask("supersecret-9f3a") == "••••9f3a"
     assert crypto.mask("") == ""
+
+
+def test_without_configured_keys_a_local_key_is_generated_and_kept(settings, tmp_path, caplog):
+    # given a laptop with no FIELD_ENCRYPTION_KEYS
+    settings.FIELD_ENCRYPTION_KEYS = []
+    settings.RUN_DIR = tmp_path
+    # when a secret is encrypted, and again later
+    token = crypto.encrypt("npskey-1234")
+    again = crypto.configured_keys()
+    # then the key was generated once, kept private, said out loud, and is not derived from
+    # the (public) secret key
+    key_file = tmp_path / "field-encryption.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert again == (key_file.read_text().strip(),)
+    assert Fernet(again[0].encode()).decrypt(token.encode()) == b"npskey-1234"
+    assert "FIELD_ENCRYPTION_KEYS is not set" in caplog.text

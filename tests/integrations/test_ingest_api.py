@@ -1,10 +1,12 @@
 import base64
+import io
 import time
+from datetime import UTC, datetime
 from unittest import mock
 
 import pytest
+import time_machine
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections
-from django.utils import timezone
 
 from integrations.api import views
 from integrations.dixa import catalogue, envelope, samples, signature
@@ -73,9 +75,9 @@ def test_the_stored_row_holds_the_parsed_essentials_and_the_model_defaults(clien
     payload = samples.event("ConversationClosed")
     body = samples.encode(payload)
     parsed = envelope.parse(body)
-    before = timezone.now()
     # when
-    post(client, body, issued_key.plaintext)
+    with time_machine.travel("2026-11-22 12:00:00.5Z", tick=False):
+        post(client, body, issued_key.plaintext)
     # then the columns ingest writes itself hold what the parser found, and every other
     # column what InboundEvent() would have saved
     event = InboundEvent.objects.get()
@@ -94,7 +96,7 @@ def test_the_stored_row_holds_the_parsed_essentials_and_the_model_defaults(clien
     )
     assert parsed.csid and parsed.queue_id and parsed.organization_id
     assert event.event_timestamp == parsed.event_timestamp is not None
-    assert before <= event.received_at <= timezone.now()
+    assert event.received_at == datetime(2026, 11, 22, 12, 0, 0, 500000, tzinfo=UTC)
     assert event.body.headers == {
         "Content-Type": "application/json",
         "X-Dixa-Subscription-Id": "beabb3e2-3a10-4a44-9a88-9359887a139f",
@@ -391,3 +393,65 @@ def test_ingest_leaves_the_broker_alone_and_the_event_to_the_dispatcher(client, 
     apply_async.assert_not_called()
     event = InboundEvent.objects.get()
     assert (event.status, event.queued_at) == (InboundEvent.Status.RECEIVED, None)
+
+
+def test_a_chunked_body_without_content_length_is_411_and_kept(client, issued_key):
+    # given a body sent chunked: the server hands it over without a Content-Length
+    body = samples.encode(samples.event("ConversationClosed"))
+    response = post(
+        client, body, issued_key.plaintext, CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked"
+    )
+    # then it is refused with a reason, not read as empty, and the refusal is kept
+    assert response.status_code == 411
+    assert response.json()["error"] == "length_required"
+    assert RejectedDelivery.objects.get().status_code == 411
+    assert not InboundEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_body_shorter_than_its_content_length_is_refused(issued_key):
+    # given a client that declared 1000 bytes and hung up after fewer
+    from config.wsgi import application
+
+    body = samples.encode(samples.event("ConversationClosed"))
+    server = WsgiClient(application)
+    response = post(
+        server,
+        body,
+        issued_key.plaintext,
+        CONTENT_LENGTH=str(len(body) + 100),
+        **{"wsgi.input": io.BytesIO(body)},
+    )
+    # then nothing is acknowledged: Dixa sends it again
+    assert response.status_code == 400
+    assert response.json()["error"] == "incomplete_body"
+    assert not InboundEvent.objects.exists()
+
+
+def test_a_declared_size_beyond_any_column_is_413_not_500(client, issued_key, settings):
+    body = b'{"event_id": "x"}'
+    response = post(
+        client,
+        body,
+        issued_key.plaintext,
+        CONTENT_LENGTH=str(10**30),
+        **{"wsgi.input": io.BytesIO(body)},
+    )
+    assert response.status_code == 413
+    rejected = RejectedDelivery.objects.get()
+    assert rejected.body_truncated and rejected.body_size == 2**31 - 1
+
+
+def test_rejected_deliveries_are_kept_bounded_per_key_and_minute(client, issued_key, settings):
+    # given a sender with a valid key and a broken signature, sending big bodies fast
+    settings.REJECTED_KEEP_PER_MINUTE = 3
+    SigningSecretFactory(account=issued_key.api_key.account, secret=SECRET)
+    body = samples.encode(samples.event("ConversationClosed")) + b" " * 20_000
+    # when it sends five
+    codes = [post(client, body, issued_key.plaintext, sig="t=1,v1=00").status_code for _ in "12345"]
+    # then every one is refused, three are kept, each only its head
+    assert codes == [401] * 5
+    kept = RejectedDelivery.objects.all()
+    assert kept.count() == 3
+    assert all(len(bytes(r.raw_body)) == settings.REJECTED_BODY_KEEP_BYTES for r in kept)
+    assert all(r.body_size == len(body) and r.body_truncated for r in kept)

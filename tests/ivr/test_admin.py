@@ -5,8 +5,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.models import Account
-from ivr.models import IvrMapping, SurveyTrigger
+from ivr.models import IvrMapping, NpsTodayDelivery, SurveyTrigger
 from tests.integrations.factories import AccountFactory
 from tests.ivr.factories import QUEUE_ID, IvrMappingFactory
 from tests.ivr.helpers import stored_event
@@ -186,8 +185,8 @@ def test_bulk_resend_of_dead_letters_since_a_time(admin_client):
 
 def test_disabled_key_is_shown_with_its_reason_and_can_be_reenabled(admin_client):
     mapping = IvrMappingFactory()
-    Account.objects.filter(pk=mapping.account_id).update(
-        npstoday_disabled_at=timezone.now(), npstoday_disabled_reason="25 failed in a row"
+    NpsTodayDelivery.objects.create(
+        account=mapping.account, disabled_at=timezone.now(), disabled_reason="25 failed in a row"
     )
     listing = admin_client.get(reverse("admin:ivr_npstodaydelivery_changelist")).content.decode()
     assert "25 failed in a row" in listing
@@ -195,7 +194,7 @@ def test_disabled_key_is_shown_with_its_reason_and_can_be_reenabled(admin_client
         reverse("admin:ivr_npstodaydelivery_changelist"),
         {"action": "reenable", "_selected_action": [mapping.account_id]},
     )
-    assert Account.objects.get(pk=mapping.account_id).npstoday_disabled_at is None
+    assert NpsTodayDelivery.objects.get(pk=mapping.account_id).disabled_at is None
 
 
 def test_a_campaign_of_another_accounts_npstoday_is_refused(admin_client, fake_npstoday):

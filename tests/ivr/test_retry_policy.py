@@ -62,3 +62,10 @@ def test_429_honours_retry_after_seconds_and_dates():
 def test_retry_after_is_capped_and_never_negative():
     assert retry_after("999999", NOW) == timedelta(hours=1)
     assert retry_after("Thu, 01 Jan 2026 11:00:00 GMT", NOW) == timedelta(0)
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "99999999999999999999", "9" * 5000, "\u0661\u0662"])
+def test_a_retry_after_of_impossible_digits_is_capped_or_ignored(value):
+    now = datetime(2026, 11, 22, 12, tzinfo=UTC)
+    wait = retry_after(value, now)
+    assert wait is None or wait == timedelta(hours=1)

@@ -2,6 +2,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from integrations.models import InboundEvent
@@ -38,6 +39,7 @@ def test_the_member_body_follows_the_seed_mapping():
     assert campaign_member(conversation(), guid=guid) == expected_member(guid)
 
 
+@time_machine.travel("2026-11-22 12:00:00Z", tick=False)
 def test_closed_event_in_a_mapped_queue_makes_one_pending_trigger():
     # given
     mapping = IvrMappingFactory()
@@ -50,7 +52,7 @@ def test_closed_event_in_a_mapped_queue_makes_one_pending_trigger():
     assert trigger.status == "pending" and trigger.mapping == mapping
     assert trigger.payload["guid"] == str(trigger.guid)
     assert trigger.payload["respondent"]["emailAddress"] == "jane@example.com"
-    assert trigger.next_attempt_at <= timezone.now()
+    assert trigger.next_attempt_at == timezone.now()
 
 
 def test_camel_case_close_makes_the_same_member():
@@ -201,12 +203,16 @@ def test_two_campaigns_for_one_queue_make_two_triggers():
     assert event.outcome == "handled"
 
 
+@time_machine.travel("2026-11-22 12:00:00Z", tick=False)
 def test_delay_is_held_in_the_database():
     mapping = IvrMappingFactory(delay_minutes=1440)
     with mock.patch("ivr.tasks.deliver_surveys.apply_async") as apply_async:
         process(stored_event(mapping.account))
     trigger = SurveyTrigger.objects.get()
-    assert trigger.next_attempt_at > timezone.now() + timedelta(hours=23, minutes=59)
+    assert (trigger.next_attempt_at, trigger.queued_at) == (
+        timezone.now() + timedelta(days=1),
+        None,
+    )
     apply_async.assert_not_called()
 
 
