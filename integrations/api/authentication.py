@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.views.decorators.debug import sensitive_variables
 from rest_framework import authentication, exceptions
 
-from integrations.api.auth import AuthenticationFailed, credential_from_header
+from integrations.api.credentials import AuthenticationFailed, credential_from_header
 from integrations.models import ApiKey
 from integrations.services.api_keys import api_key_authenticate
 

@@ -56,7 +56,6 @@ def test_a_failure_while_verifying_shows_neither_key_nor_signing_secret(client, 
     assert frames["_verify"]["secrets"] == HIDDEN
     assert frames["verify"]["secrets"] == frames["verify"]["secret"] == HIDDEN
     assert "body" in frames["_verify"]
-    everything = repr(frames)
     leaks = {fn: v for fn, v in frames.items() if SECRET in repr(v)}
     assert not leaks, leaks
     leaks = {fn: v for fn, v in frames.items() if issued_key.plaintext in repr(v)}

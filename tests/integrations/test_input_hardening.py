@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import Client
 
-from integrations.api.auth import AuthenticationFailed, credential_from_header
+from integrations.api.credentials import AuthenticationFailed, credential_from_header
 from integrations.dixa import envelope, samples, signature
 from integrations.dixa.signature import SignatureProblem
 from integrations.models import InboundEvent, RejectedDelivery

@@ -1,12 +1,10 @@
-"""Who is calling: `Authorization: Bearer <key>` (Dixa's Token option) or Basic auth whose
-password is the key (Dixa's Basic option; the custom card uses username `ApiKey`)."""
+"""Reading our API key from an Authorization header: `Bearer <key>` (Dixa's Token option)
+or Basic auth whose password is the key (Dixa's Basic option; the custom card uses
+username `ApiKey`). The DRF authentication class (`authentication.py`) looks the key up."""
 
 import base64
 import binascii
 import re
-
-from integrations.models import ApiKey
-from integrations.services.api_keys import api_key_authenticate
 
 # Issued API keys are 55 printable ASCII characters; Basic adds a username and base64.
 MAX_HEADER_LENGTH = 1024
@@ -67,14 +65,3 @@ def _checked(credential: str) -> str:
     if _CONTROL.search(credential):
         raise _refused("the API key contains a control character")
     return credential
-
-
-def authenticate(meta) -> ApiKey:
-    """The caller's active API key, from a request's META (a WSGI environ)."""
-    header = meta.get("HTTP_AUTHORIZATION")
-    if not header:
-        raise AuthenticationFailed("missing_credentials", "Authorization header is missing")
-    api_key = api_key_authenticate(plaintext=credential_from_header(header))
-    if api_key is None:
-        raise AuthenticationFailed("invalid_credentials", "API key is unknown or revoked")
-    return api_key
