@@ -1,6 +1,8 @@
 """`make run`'s command on a machine with nothing configured: SQLite and the embedded
-filesystem broker, with gunicorn, a Celery worker and beat, stopped together by Ctrl-C."""
+filesystem broker, with gunicorn, the dispatcher, the Celery workers and beat, a dead
+process restarted, all stopped together by Ctrl-C."""
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -35,6 +37,7 @@ def test_platform_runs_on_sqlite_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert f"http://localhost:{port}/admin/" in log
         assert "embedded filesystem broker" in log
         assert "superuser: created 'admin'" in log
+        assert "only this machine can reach it" in log
 
         # when an account is configured and Dixa delivers an event
         config = tmp_path / "relay.yaml"
@@ -70,7 +73,22 @@ def test_platform_runs_on_sqlite_and_stops_cleanly_on_ctrl_c(tmp_path):
 
         wait_until(processed, 60, "the worker to process the event", interval=0.5)
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz").json()
-        assert ready["checks"]["broker"] == {"status": "up", "transport": "filesystem"}
+        assert ready["checks"]["broker"]["status"] == "up"
+        # no debug page, whatever goes wrong
+        missing = httpx.get(f"http://127.0.0.1:{port}/no-such-page")
+        assert missing.status_code == 404 and "DEBUG = True" not in missing.text
+
+        # when the events worker dies, it is restarted, and the web server stays up
+        [events_worker] = pgrep("-P", str(platform.proc.pid), "-f", "events@")[:1]
+        os.kill(events_worker, signal.SIGKILL)
+        wait_until(lambda: "worker-events exited" in platform.log(), 30, "the restart notice")
+        wait_until(
+            lambda: pgrep("-P", str(platform.proc.pid), "-f", "events@"),
+            60,
+            "a new events worker",
+            interval=0.5,
+        )
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
 
         # and Ctrl-C stops web, worker and beat
         platform.proc.send_signal(signal.SIGINT)
@@ -85,3 +103,8 @@ def test_platform_runs_on_sqlite_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert leftovers == []
     finally:
         stack.stop_all()
+
+
+def pgrep(*args: str) -> list[int]:
+    found = subprocess.run(["pgrep", *args], capture_output=True, text=True).stdout
+    return [int(pid) for pid in found.split()]
