@@ -1,18 +1,32 @@
+import secrets
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
-from integrations.fields import EncryptedTextField
+from integrations.fields import EncryptedTextField, validate_header_value
 
 hex_validator = RegexValidator(
     r"^(?:[0-9a-fA-F]{2})+$", "Dixa signing secrets are hexadecimal (as Dixa shows them)."
 )
 
 
+def new_account_slug() -> str:
+    """A placeholder key for accounts made without one (admin and config always set it)."""
+    return f"account-{secrets.token_hex(4)}"
+
+
 class Account(models.Model):
     """A tenant: one customer organisation. Everything else hangs off it."""
 
-    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(
+        max_length=100,
+        unique=True,
+        default=new_account_slug,
+        help_text="The account's permanent key: apply_config matches accounts by it. Set when "
+        "the account is created, never changed.",
+    )
+    name = models.CharField(max_length=200, unique=True, help_text="The name shown.")
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         related_name="relay_accounts",
@@ -20,7 +34,11 @@ class Account(models.Model):
         help_text="Staff users who may see and edit this account's data in the admin.",
     )
     npstoday_api_key = EncryptedTextField(
-        "nps.today API key", blank=True, help_text="Stored encrypted; only the last 4 are shown."
+        "nps.today API key",
+        blank=True,
+        validators=[validate_header_value],
+        help_text="Printable ASCII, as nps.today shows it. Stored encrypted; only the last 4 "
+        "are shown.",
     )
     require_signature = models.BooleanField(
         default=False,

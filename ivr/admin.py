@@ -32,6 +32,7 @@ class IvrMappingAdmin(AccountScopedAdmin):
     )
     list_filter = ("enabled", "account")
     list_select_related = ("account",)
+    ordering = ("account__name", "name")  # Meta.ordering does not survive the 24 h counts
     search_fields = ("name", "queue_id", "=campaign_id")
     actions = ["test_connection"]
     fieldsets = (

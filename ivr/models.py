@@ -3,7 +3,7 @@ import uuid
 from django.core.validators import MaxValueValidator
 from django.db import models
 
-from integrations.fields import EncryptedTextField
+from integrations.fields import EncryptedTextField, validate_header_value
 from integrations.models import Account, InboundEvent
 
 # Channels as Dixa's webhooks spell them.
@@ -37,7 +37,10 @@ class IvrMapping(models.Model):
     queue_id = models.CharField("Dixa queue", max_length=64)
     queue_name = models.CharField(max_length=200, blank=True, editable=False)
     dixa_api_token = EncryptedTextField(
-        "Dixa API token", blank=True, help_text="Stored encrypted; only the last 4 are shown."
+        "Dixa API token",
+        blank=True,
+        validators=[validate_header_value],
+        help_text="Printable ASCII, as Dixa shows it. Stored encrypted; only the last 4 are shown.",
     )
     enabled = models.BooleanField(default=True)
 

@@ -156,7 +156,6 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Dixa ingest --------------------------------------------------------------------------
 DIXA_MAX_BODY_BYTES = 1024 * 1024
-DIXA_SIGNATURE_TOLERANCE_SECONDS = env.int("DIXA_SIGNATURE_TOLERANCE_SECONDS", default=300)
 # Of a refused request, only this much of the body is kept, and at most this many
 # refused requests per API key and minute.
 REJECTED_BODY_KEEP_BYTES = 4 * 1024

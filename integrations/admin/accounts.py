@@ -33,13 +33,34 @@ class SigningSecretInline(ScopedInline, admin.TabularInline):
 class AccountAdmin(AccountScopedAdmin):
     form = AccountForm
     inlines = [SigningSecretInline]
-    list_display = ("name", "signature_mode", "npstoday_key", "created_at")
-    search_fields = ("name",)
+    list_display = ("name", "slug", "signature_mode", "npstoday_key", "created_at")
+    search_fields = ("name", "slug")
     filter_horizontal = ("members",)
 
     def get_fields(self, request, obj=None):
-        fields = ["name", "npstoday_api_key", "require_signature", "signature_tolerance_seconds"]
+        fields = [
+            "name",
+            "slug",
+            "npstoday_api_key",
+            "require_signature",
+            "signature_tolerance_seconds",
+        ]
         return fields + ["members"] if request.user.is_superuser else fields
+
+    def get_readonly_fields(self, request, obj=None):
+        """The slug is set once, when the account is created (apply_config matches accounts
+        by it). Only superusers rename accounts: a staff member renaming theirs to a tenant
+        yet to come must not be able to claim that tenant's name."""
+        if obj is None:
+            return ()
+        return ("slug",) if request.user.is_superuser else ("name", "slug")
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {"slug": ("name",)} if obj is None else {}
+
+    def get_changeform_initial_data(self, request):
+        # Empty, so that the slug follows the name as it is typed (not the model's default).
+        return {"slug": "", **super().get_changeform_initial_data(request)}
 
     def has_add_permission(self, request):
         return request.user.is_superuser and super().has_add_permission(request)

@@ -1,4 +1,5 @@
-"""Liveness and readiness. Readiness fails only for the database: ingest works without Redis."""
+"""Liveness and readiness. Readiness fails only for the database: ingest works without Redis.
+Each check answers its state and a generic reason only; the details are logged."""
 
 from django.http import HttpResponse, JsonResponse
 

@@ -4,7 +4,7 @@ ivr_mappings:
   - name: Support DK
     campaign_id: 7232
     queue_id: 986359e5-e201-48ab-84af-c7799e03e58c
-    dixa_api_token: "..."        # stored encrypted
+    dixa_api_token: "..."        # stored encrypted; printable ASCII, surrounding spaces dropped
     enabled: true
     channels: [EMAIL, WIDGET_CHAT]
     excluded_tags: [spam]
@@ -15,7 +15,12 @@ ivr_mappings:
 """
 
 from integrations.models import Account
-from integrations.services.config import assign_changed
+from integrations.services.config import (
+    ConfigError,
+    assign_changed,
+    strip_secrets,
+    validated_save,
+)
 from ivr.models import IvrMapping, NpsTodayDelivery
 
 FIELDS = (
@@ -42,12 +47,15 @@ def ivr_mappings_apply(account: Account, specs) -> bool:
         unknown = set(spec) - {"name", *FIELDS}
         if unknown:
             raise ValueError(f"unknown keys {sorted(unknown)}")
+        spec = strip_secrets(spec, ("dixa_api_token",))
         mapping = IvrMapping.objects.filter(account=account, name=spec["name"]).first()
         if mapping is None:
             mapping = IvrMapping(account=account, name=spec["name"])
         if assign_changed(mapping, spec, FIELDS) or mapping.pk is None:
-            mapping.full_clean()
-            mapping.save()
+            try:
+                validated_save(mapping)
+            except ConfigError as exc:
+                raise ConfigError(f"{spec['name']}: {exc}") from exc
             changed = True
     return changed
 
@@ -64,8 +72,7 @@ def delivery_policy_apply(key: str):
         if not created and getattr(policy, field) == value:
             return False
         setattr(policy, field, value)
-        policy.full_clean()
-        policy.save()
+        validated_save(policy)
         return True
 
     return apply

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.models import ApiKey, InboundEvent
+from integrations.models import Account, ApiKey, InboundEvent
 from integrations.services.api_keys import api_key_create
 from tests.integrations.factories import AccountFactory, InboundEventFactory, SigningSecretFactory
 
@@ -145,3 +145,69 @@ def test_event_and_rejection_pages_render_the_raw_body(admin_client, account):
         admin_client.get(reverse("admin:integrations_rejecteddelivery_changelist")).status_code
         == 200
     )
+
+
+def account_form(account, **changes) -> dict:
+    return {
+        "name": account.name,
+        "npstoday_api_key": "",
+        "signature_tolerance_seconds": 300,
+        "signing_secrets-TOTAL_FORMS": 0,
+        "signing_secrets-INITIAL_FORMS": 0,
+        **changes,
+    }
+
+
+def test_staff_cannot_rename_their_account(client, two_tenants):
+    # given a staff member of "Mine"
+    user, mine, _ = two_tenants
+    client.force_login(user)
+    url = reverse("admin:integrations_account_change", args=[mine.pk])
+    assert 'name="name"' not in client.get(url).content.decode()  # shown read-only
+    # when they post a new name (e.g. a tenant's that apply_config will create later)
+    before = Account.objects.values().get(pk=mine.pk)
+    client.post(url, account_form(mine, name="Newco", slug="newco"))
+    # then the account keeps its name (and its slug)
+    mine.refresh_from_db()
+    assert mine.name == "Mine"
+    assert Account.objects.values().get(pk=mine.pk) == before
+
+
+def test_superusers_rename_accounts_but_never_change_their_slug(admin_client, two_tenants):
+    _, mine, _ = two_tenants
+    url = reverse("admin:integrations_account_change", args=[mine.pk])
+    admin_client.post(url, account_form(mine, name="Mine Renamed", slug="other"))
+    renamed = Account.objects.get(pk=mine.pk)
+    assert (renamed.name, renamed.slug) == ("Mine Renamed", mine.slug)
+
+
+def test_a_new_account_gets_the_slug_given_when_it_is_created(admin_client):
+    response = admin_client.post(
+        reverse("admin:integrations_account_add"),
+        account_form(AccountFactory.build(name="Gamma"), slug="gamma-dk"),
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Account.objects.get(name="Gamma").slug == "gamma-dk"
+
+
+@pytest.mark.parametrize("key", ["nps-key\nX-Injected: 1", "nps\x7fkey", "nøgle", "nps key"])
+def test_the_account_form_refuses_an_npstoday_key_headers_cannot_carry(admin_client, key):
+    account = AccountFactory(npstoday_api_key="nps-old-0001")
+    response = admin_client.post(
+        reverse("admin:integrations_account_change", args=[account.pk]),
+        account_form(account, npstoday_api_key=key),
+    )
+    assert response.status_code == 200
+    assert "HTTP headers cannot carry" in response.content.decode()
+    account.refresh_from_db()
+    assert account.npstoday_api_key == "nps-old-0001"
+
+
+def test_the_account_form_strips_whitespace_around_a_pasted_key(admin_client):
+    account = AccountFactory()
+    admin_client.post(
+        reverse("admin:integrations_account_change", args=[account.pk]),
+        account_form(account, npstoday_api_key="  nps-pasted-0002\r\n"),
+    )
+    account.refresh_from_db()
+    assert account.npstoday_api_key == "nps-pasted-0002"

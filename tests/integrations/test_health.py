@@ -58,3 +58,34 @@ def test_unreachable_database_gives_503(client, monkeypatch):
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["database"]["status"] == "down"
+
+
+def test_readyz_tells_only_the_state_and_logs_the_details(client, monkeypatch, settings, caplog):
+    # given a database that fails with a message naming its host and database
+    from integrations.selectors import health
+
+    detail = 'connection to "db-7.internal.example" (10.2.3.4) failed: database "tenant_prod"'
+
+    class DeadCursor:
+        def __enter__(self):
+            raise OperationalError(detail)
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(health.connection, "cursor", lambda: DeadCursor())
+    settings.CELERY_BROKER_URL = "redis://:hunter2-secret@127.0.0.1:1/0"
+    # when anyone asks
+    with caplog.at_level("WARNING", logger="integrations.selectors.health"):
+        response = client.get("/readyz")
+    # then the answer has each check's state and a generic reason, nothing more
+    body = response.json()
+    assert response.status_code == 503
+    assert body["checks"]["database"] == {"status": "down", "reason": "unreachable"}
+    assert body["checks"]["broker"] == {"status": "down", "reason": "unreachable"}
+    assert body["checks"]["cache"] == {"status": "up"}
+    for leak in ("internal.example", "10.2.3.4", "tenant_prod", "OperationalError", "hunter2"):
+        assert leak not in response.content.decode()
+    # and the details are logged for the operators, without the broker's password
+    assert "tenant_prod" in caplog.text and "OperationalError" in caplog.text
+    assert "hunter2-secret" not in caplog.text

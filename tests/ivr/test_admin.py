@@ -222,3 +222,36 @@ def test_a_campaign_of_another_accounts_npstoday_is_refused(admin_client, fake_n
     assert response.status_code == 200
     assert "campaign 8000 is not in Acme&#x27;s nps.today" in response.content.decode()
     assert not IvrMapping.objects.filter(name="Wrong").exists()
+
+
+def mapping_form(account, **changes) -> dict:
+    return {
+        "account": account.pk,
+        "name": "Typed",
+        "provider": "dixa",
+        "enabled": "on",
+        "campaign_id": 9999,
+        "queue_id": "typed-queue",
+        "delay_minutes": 0,
+        "quarantine_days": 0,
+        "sample_percent": 100,
+        **changes,
+    }
+
+
+@pytest.mark.parametrize("token", ["tok\r\nX-Injected: 1", "tok\x1ben", "tøken", "to ken"])
+def test_the_mapping_form_refuses_a_dixa_token_headers_cannot_carry(admin_client, settings, token):
+    settings.NPSTODAY_API_URL = settings.DIXA_API_URL = "http://127.0.0.1:1"
+    account = AccountFactory()
+    response = admin_client.post(ADD, mapping_form(account, dixa_api_token=token))
+    assert response.status_code == 200
+    assert "HTTP headers cannot carry" in response.content.decode()
+    assert not IvrMapping.objects.exists()
+
+
+def test_the_mapping_form_strips_whitespace_around_a_pasted_token(admin_client, settings):
+    settings.NPSTODAY_API_URL = settings.DIXA_API_URL = "http://127.0.0.1:1"
+    account = AccountFactory()
+    response = admin_client.post(ADD, mapping_form(account, dixa_api_token=" dixa-pasted\n"))
+    assert response.status_code == 302
+    assert IvrMapping.objects.get().dixa_api_token == "dixa-pasted"
