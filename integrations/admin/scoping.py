@@ -7,7 +7,7 @@ from functools import cache
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import DataError, transaction
 from django.db.models import Q
 from django.db.models.constants import LOOKUP_SEP
@@ -77,13 +77,20 @@ class ScopedRelatedFilter(admin.RelatedFieldListFilter):
 
 
 def scoped_list_filter(model, list_filter) -> tuple:
-    """`list_filter` with every relation named by its field path filtered by ScopedRelatedFilter."""
+    """`list_filter` with every relation named by its field path filtered by ScopedRelatedFilter.
+    A plain field across a relation ("mapping__name") is refused: Django would list its
+    values from every account."""
     scoped_filters = []
     for item in list_filter:
         if isinstance(item, str):
             field = admin.utils.get_fields_from_path(model, item)[-1]
             if field.is_relation:
                 item = (item, ScopedRelatedFilter)
+            elif LOOKUP_SEP in item:
+                raise ImproperlyConfigured(
+                    f"{model.__name__} list_filter {item!r}: values across a relation are not "
+                    "scoped to the user's accounts; filter by the relation itself"
+                )
         scoped_filters.append(item)
     return tuple(scoped_filters)
 

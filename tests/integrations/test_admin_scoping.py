@@ -4,12 +4,15 @@ account may show) and as a superuser (no query string may cause a server error).
 from urllib.parse import urlencode
 
 import pytest
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import Permission
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from integrations.admin.scoping import account_path, scoped_list_filter
 from integrations.models import (
     Account,
     HandlerRun,
@@ -197,6 +200,19 @@ def test_no_action_touches_another_accounts_objects(scoped_client, tenants):
             assert response.status_code < 500, (model._meta.label, action)
             after = list(model.objects.filter(pk=target.pk).values())
             assert after == before, f"{model._meta.label}: {action} changed another account's row"
+
+
+def test_every_model_of_our_apps_hangs_off_an_account():
+    for model in apps.get_models():
+        if model._meta.app_label in OUR_APPS:
+            assert account_path(model) is not None, model._meta.label
+    assert account_path(DeliveryAttempt) == "trigger__account"
+    assert account_path(Account) == ""
+
+
+def test_a_filter_on_values_across_a_relation_is_refused():
+    with pytest.raises(ImproperlyConfigured, match="mapping__name"):
+        scoped_list_filter(SurveyTrigger, ("status", "mapping", "mapping__name"))
 
 
 def test_survey_list_filters_by_the_staff_users_mappings_only(scoped_client, tenants):
