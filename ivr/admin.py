@@ -36,7 +36,7 @@ class IvrMappingAdmin(AccountScopedAdmin):
     search_fields = ("name", "queue_id", "=campaign_id")
     actions = ["test_connection"]
     fieldsets = (
-        (None, {"fields": ("account", "name", "provider", "enabled")}),
+        (None, {"fields": ("account", "name", "enabled")}),
         (
             "Dixa queue → nps.today campaign",
             {"fields": ("dixa_api_token", "queue_id", "campaign_id")},

@@ -26,12 +26,8 @@ class IvrMapping(models.Model):
     """A row of nps.today's IVR screen: a Dixa queue feeds an nps.today campaign,
     plus the rules that screen never had."""
 
-    class Provider(models.TextChoices):
-        DIXA = "dixa", "Dixa"
-
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="ivr_mappings")
     name = models.CharField(max_length=200)
-    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.DIXA)
     campaign_id = models.PositiveIntegerField("nps.today campaign")
     campaign_name = models.CharField(max_length=200, blank=True, editable=False)
     queue_id = models.CharField("Dixa queue", max_length=64)

@@ -73,3 +73,9 @@ def test_create_api_key_command_prints_a_working_key_on_the_last_line(account, c
     call_command("create_api_key", "--account", account.name)
     last_line = capsys.readouterr().out.strip().splitlines()[-1]
     assert api_key_authenticate(plaintext=last_line).account == account
+
+
+def test_create_api_key_command_finds_the_account_by_its_slug(account, capsys):
+    call_command("create_api_key", "--account", account.slug)
+    last_line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert api_key_authenticate(plaintext=last_line).account == account

@@ -153,3 +153,12 @@ def test_accounts_made_before_slugs_keep_matching_their_config_entries(tmp_path)
     # then it updates the account it always did
     assert Account.objects.count() == 3
     assert Account.objects.get(pk=acme.pk).require_signature is True
+
+
+def test_the_command_says_nothing_was_applied_when_the_file_is_refused(tmp_path):
+    from django.core.management import CommandError, call_command
+
+    config = tmp_path / "relay.yaml"
+    config.write_text("accounts:\n  - {name: A, unknown_key: 1}\n")
+    with pytest.raises(CommandError, match="^nothing applied: "):
+        call_command("apply_config", str(config))

@@ -54,7 +54,6 @@ def test_unreachable_apis_are_named_and_ids_can_be_typed(admin_client, settings)
         {
             "account": account.pk,
             "name": "Typed",
-            "provider": "dixa",
             "enabled": "on",
             "campaign_id": 9999,
             "queue_id": "typed-queue",
@@ -83,7 +82,6 @@ def test_choosing_an_offered_campaign_saves_its_name(admin_client, fake_npstoday
         {
             "account": account.pk,
             "name": "Chosen",
-            "provider": "dixa",
             "enabled": "on",
             "campaign_id": 7232,
             "queue_id": QUEUE_ID,
@@ -209,7 +207,6 @@ def test_a_campaign_of_another_accounts_npstoday_is_refused(admin_client, fake_n
         {
             "account": acme.pk,
             "name": "Wrong",
-            "provider": "dixa",
             "enabled": "on",
             "campaign_id": 8000,
             "queue_id": QUEUE_ID,
@@ -228,7 +225,6 @@ def mapping_form(account, **changes) -> dict:
     return {
         "account": account.pk,
         "name": "Typed",
-        "provider": "dixa",
         "enabled": "on",
         "campaign_id": 9999,
         "queue_id": "typed-queue",

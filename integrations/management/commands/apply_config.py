@@ -18,10 +18,11 @@ class Command(BaseCommand):
         try:
             text = path.read_text()
             data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-            report = config_apply(data=data or {})
         except (OSError, ValueError, yaml.YAMLError) as exc:
             raise CommandError(str(exc)) from exc
-        except ConfigError as exc:
+        try:
+            report = config_apply(data=data or {})
+        except ConfigError as exc:  # a ValueError too: caught first, so it says so
             raise CommandError(f"nothing applied: {exc}") from exc
         for label, names in (
             ("created", report.created),
