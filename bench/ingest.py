@@ -25,6 +25,7 @@ RATE = 200
 RATE_SECONDS = 10
 FLOOR_RATIO = 0.40
 P99_GOAL_MS = 50.0
+SUBPROCESS_TIMEOUT = 300  # seconds; the section must end by itself
 
 
 def _requests(port: int, path: str, key: str, count: int) -> list[bytes]:
@@ -91,6 +92,7 @@ def _subprocess(module: str, environment: dict, key: str) -> dict:
         capture_output=True,
         text=True,
         check=True,
+        timeout=SUBPROCESS_TIMEOUT,
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
 

@@ -87,31 +87,41 @@ def group_of(filename: str) -> str | None:
 
 
 def grouped(stats: dict) -> dict[str, float]:
-    """Own time per group, library time charged up to the nearest grouped caller."""
-    out: dict[str, float] = {}
+    """Own time per group; the own time of a function outside every group is split over
+    its callers by call edge, and climbs until it reaches a grouped caller."""
+    shares: dict = {}  # function -> {group: fraction} for time spent on its behalf
 
-    def charge(func, amount: float, depth: int) -> None:
+    def share_of(func) -> dict[str, float]:
         group = group_of(func[0])
         if group is not None:
-            out[group] = out.get(group, 0.0) + amount
-            return
+            return {group: 1.0}
+        if func in shares:
+            return shares[func] or {"other": 1.0}  # None: a cycle being worked out
+        shares[func] = None
         callers = stats[func][4] if func in stats else {}
         total = sum(edge[3] for edge in callers.values())
-        if not callers or total <= 0 or depth > 40:
-            out["other"] = out.get("other", 0.0) + amount
-            return
+        result: dict[str, float] = {}
+        if not callers or total <= 0:
+            result = {"other": 1.0}
         for caller, edge in callers.items():
-            charge(caller, amount * edge[3] / total, depth + 1)
+            if total > 0:
+                for g, f in share_of(caller).items():
+                    result[g] = result.get(g, 0.0) + f * edge[3] / total
+        shares[func] = result
+        return result
 
+    out: dict[str, float] = {}
     for func, (_cc, _nc, tt, _ct, callers) in stats.items():
         if tt <= 0:
             continue
         if group_of(func[0]) is not None or not callers:
-            charge(func, tt, 0)
-            continue
-        own = sum(edge[2] for edge in callers.values()) or tt
-        for caller, edge in callers.items():  # each edge's share of this function's own time
-            charge(caller, tt * edge[2] / own, 1)
+            parts = [(share_of(func), tt)]
+        else:  # this function's own time, split by the edge it was called through
+            own = sum(edge[2] for edge in callers.values()) or tt
+            parts = [(share_of(c), tt * edge[2] / own) for c, edge in callers.items()]
+        for distribution, amount in parts:
+            for g, f in distribution.items():
+                out[g] = out.get(g, 0.0) + amount * f
     return out
 
 
