@@ -12,5 +12,6 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/", include("integrations.api.urls")),
+    path("api/", include("pgap.api.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

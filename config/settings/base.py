@@ -174,6 +174,8 @@ INBOUND_REQUEUE_AFTER_SECONDS = env.float("INBOUND_REQUEUE_AFTER_SECONDS", defau
 INBOUND_CLAIM_TIMEOUT_SECONDS = env.float("INBOUND_CLAIM_TIMEOUT_SECONDS", default=300)
 SURVEY_REQUEUE_AFTER_SECONDS = env.float("SURVEY_REQUEUE_AFTER_SECONDS", default=30)
 SURVEY_CLAIM_TIMEOUT_SECONDS = env.float("SURVEY_CLAIM_TIMEOUT_SECONDS", default=60)
+PGAP_REQUEUE_AFTER_SECONDS = env.float("PGAP_REQUEUE_AFTER_SECONDS", default=30)
+PGAP_CLAIM_TIMEOUT_SECONDS = env.float("PGAP_CLAIM_TIMEOUT_SECONDS", default=60)
 # An event whose worker died this many times ends as an error instead of being tried again.
 INBOUND_MAX_CLAIMS = env.int("INBOUND_MAX_CLAIMS", default=3)
 # After an enqueue fails (Redis down), a process stops trying for this long.
@@ -183,6 +185,7 @@ ENQUEUE_BACKOFF_SECONDS = env.float("ENQUEUE_BACKOFF_SECONDS", default=5)
 NPSTODAY_API_URL = env("NPSTODAY_API_URL", default="https://api.nps.today").rstrip("/")
 DIXA_API_URL = env("DIXA_API_URL", default="https://dev.dixa.io").rstrip("/")
 NPSTODAY_RATE_LIMIT = env.int("NPSTODAY_RATE_LIMIT", default=10)  # requests/s per key
+DIXA_RATE_LIMIT = env.int("DIXA_RATE_LIMIT", default=10)  # requests/s per token (Dixa's limit)
 NPSTODAY_DISABLE_AFTER_FAILURES = env.int("NPSTODAY_DISABLE_AFTER_FAILURES", default=25)
 NPSTODAY_DISABLE_WINDOW_HOURS = env.float("NPSTODAY_DISABLE_WINDOW_HOURS", default=3)
 # Retries due within this long also go to Celery as a countdown (well under Redis'

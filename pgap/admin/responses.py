@@ -1,0 +1,1 @@
+"""P-GAP admin: responses."""
