@@ -123,6 +123,8 @@ class SurveyTrigger(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="trigger_due"),
             models.Index(fields=["mapping", "finished_at"], name="trigger_mapping_finished"),
+            # Matching nps.today's responses (and the customer lookup) by conversation.
+            models.Index(fields=["account", "csid"], name="trigger_account_csid"),
         ]
 
     def __str__(self) -> str:

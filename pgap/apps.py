@@ -4,3 +4,16 @@ from django.apps import AppConfig
 class PgapConfig(AppConfig):
     name = "pgap"
     verbose_name = "P-GAP"
+
+    def ready(self) -> None:
+        from integrations import events
+        from integrations.services import config
+        from ivr import member_extras
+        from pgap.services import capture, member, setup  # capture registers its outbox
+
+        events.subscribe("ConversationClosed", "pgap", capture.conversation_closed_capture)
+        events.subscribe(
+            "ConversationCustomAttributeUpdated", "pgap", capture.attribute_updated_capture
+        )
+        config.register_section("pgap", setup.pgap_setup_apply)
+        member_extras.register("pgap", member.survey_member_extras)

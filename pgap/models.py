@@ -47,12 +47,24 @@ class PgapSetup(models.Model):
     checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     check_passed = models.BooleanField(null=True, editable=False)
     check_problems = models.JSONField(default=list, blank=True, editable=False)
+    attribute_options = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="The attribute's options as the check found them: {option id: value}.",
+    )
     # Optional: the customer's score written back to a Dixa attribute of the admin's choice.
     write_back_attribute_id = models.CharField(
         "write the customer's score to",
         max_length=64,
         blank=True,
         help_text="The id of a Dixa conversation custom attribute. Empty: not written back.",
+    )
+    write_back_input_type = models.CharField(
+        max_length=20,
+        blank=True,
+        editable=False,
+        help_text="Select or Text: how the score is written (from the check, or looked up).",
     )
 
     class Meta:
@@ -224,11 +236,28 @@ class PgapPair(models.Model):
 
     class Meta:
         ordering = ["-answered_at"]
+        verbose_name = "P-GAP pair"
+        verbose_name_plural = "P-GAP analytics"  # the admin shows the pairs as the analytics
         constraints = [
             models.UniqueConstraint(fields=["account", "csid"], name="uniq_pair"),
         ]
         indexes = [
-            models.Index(fields=["account", "answered_at"], name="pair_account_answered"),
+            # Every column the analytics aggregate, after the range they filter on: the page's
+            # GROUP BY queries read this index only, never the table (docs/pgap.md).
+            models.Index(
+                fields=[
+                    "account",
+                    "answered_at",
+                    "agent_score",
+                    "customer_score",
+                    "gap",
+                    "mapping",
+                    "queue_id",
+                    "agent_email",
+                    "agent_name",
+                ],
+                name="pair_analytics",
+            ),
             models.Index(
                 fields=["account", "agent_email", "answered_at"], name="pair_agent_answered"
             ),

@@ -5,7 +5,7 @@ from django.conf import settings
 
 from integrations.services import queueing
 
-SERVICE_NAMES = {"postgres": "PostgreSQL", "redis": "Redis"}
+SERVICE_NAMES = {"postgres": "PostgreSQL", "redis": "Redis", "chromium": "Chromium"}
 _skipped_for_service: dict[str, int] = {}
 
 
@@ -17,8 +17,8 @@ def _missing_service(item) -> str | None:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `postgres` or `redis` skip when the service is missing, or fail with
-    REQUIRE_SERVICES=1 (as CI runs)."""
+    """Tests marked `postgres`, `redis` or `chromium` skip when the service is missing, or
+    fail with REQUIRE_SERVICES=1 (as CI runs)."""
     if os.environ.get("REQUIRE_SERVICES") == "1":
         return  # pytest_runtest_setup fails them
     for item in items:
@@ -53,8 +53,8 @@ def pytest_terminal_summary(terminalreporter):
         for s, count in _skipped_for_service.items()
     ]
     terminalreporter.write_line(
-        "SKIPPED FOR LACK OF A SERVICE: " + "; ".join(parts) + ". Start the service, or set "
-        "TEST_DATABASE_URL / REDIS_URL, to run them.",
+        "SKIPPED FOR LACK OF A SERVICE: " + "; ".join(parts) + ". Start or install the service, or "
+        "set TEST_DATABASE_URL / REDIS_URL, to run them.",
         yellow=True,
         bold=True,
     )

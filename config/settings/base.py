@@ -243,3 +243,8 @@ CELERY_BEAT_SCHEDULE["purge-expired"] = {
     "task": "integrations.tasks.purge_expired",
     "schedule": timedelta(hours=1),
 }
+
+# --- P-GAP ---------------------------------------------------------------------------------
+# Where the analytics page links a conversation: f"{DIXA_APP_URL}/conversation/{csid}".
+# Each Dixa organisation has its own address (https://<org>.dixa.com); set it here.
+DIXA_APP_URL = env("DIXA_APP_URL", default="https://app.dixa.com").rstrip("/")

@@ -1,10 +1,13 @@
 """Tests: PostgreSQL and Redis when they answer, SQLite and in-memory stand-ins when not.
 
-`SERVICES_MISSING` names what is absent and why; tests marked `postgres` or `redis` are
-skipped (or fail, with REQUIRE_SERVICES=1) when their service is in it.
+`SERVICES_MISSING` names what is absent and why; tests marked `postgres`, `redis` or
+`chromium` are skipped (or fail, with REQUIRE_SERVICES=1) when their service is in it.
 """
 
+import importlib.util
+import shutil
 import socket
+from pathlib import Path
 from urllib.parse import urlparse
 
 from config.settings.base import *  # noqa: F403
@@ -58,5 +61,12 @@ else:
 _redis_problem = _answers(TEST_REDIS_URL, 6379)
 if _redis_problem:
     SERVICES_MISSING["redis"] = _redis_problem
+
+# Browser tests: the system's Chromium, driven by Playwright (which never downloads one).
+CHROMIUM_PATH = shutil.which("chromium") or "/usr/bin/chromium"
+if importlib.util.find_spec("playwright") is None:
+    SERVICES_MISSING["chromium"] = "no playwright package (requirements/dev.txt)"
+elif not Path(CHROMIUM_PATH).exists():
+    SERVICES_MISSING["chromium"] = "no chromium binary (apt-get install chromium)"
 
 STATIC_ROOT = None  # WhiteNoise serves from the apps; nothing is collected in tests

@@ -1,12 +1,15 @@
-"""nps.today's public API: list campaigns, add a campaign member."""
+"""nps.today's public API: list campaigns, add a campaign member, subscribe to new
+responses."""
 
+import uuid
 from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 import httpx
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from integrations.clients.http import client, get_json
+from integrations.clients.http import ApiUnavailable, client, get_json
 
 
 @sensitive_variables("api_key")
@@ -40,3 +43,61 @@ def add_campaign_member(
         json=body,
         headers={**auth_headers(api_key), "Idempotency-Key": idempotency_key},
     )
+
+
+# --- New-response webhooks (the connector's NewResponse trigger) -----------------------------
+SUBSCRIPTION_TIMEOUT = 5.0
+
+
+def subscriptions_url() -> str:
+    return f"{settings.NPSTODAY_API_URL}/webhooks/subscriptions"
+
+
+@sensitive_variables("api_key", "target_url")
+def subscribe_responses(api_key: str, campaign_id: int, target_url: str) -> str:
+    """Have nps.today post the campaign's new responses to `target_url`; the subscription's
+    id ("" when nps.today names none). Raises ApiUnavailable, whose message never holds
+    `target_url` (it carries our hook's secret)."""
+    url = f"{subscriptions_url()}/responses"
+    body = {"campaignId": campaign_id, "targetUrl": target_url, "eventType": "NewResponse"}
+    headers = {**auth_headers(api_key), "Idempotency-Key": str(uuid.uuid4())}
+    # The secret is the URL's last segment: an error text that echoes it is not kept.
+    response = _send("POST", url, json=body, headers=headers, hide=target_url.rsplit("/", 1)[-1])
+    return _subscription_id(response)
+
+
+@sensitive_variables("api_key")
+def delete_subscription(api_key: str, subscription_id: str) -> bool:
+    """Delete the subscription; False when nps.today no longer has it (404). Raises
+    ApiUnavailable on any other failure."""
+    url = f"{subscriptions_url()}/{quote(subscription_id, safe='')}"
+    response = _send("DELETE", url, headers=auth_headers(api_key), ok_statuses=(404,))
+    return response.status_code != 404
+
+
+def _send(method: str, url: str, *, hide: str = "", ok_statuses=(), **kwargs) -> httpx.Response:
+    try:
+        response = client().request(method, url, timeout=SUBSCRIPTION_TIMEOUT, **kwargs)
+    except httpx.HTTPError as exc:
+        raise ApiUnavailable(f"no answer from {url}: {type(exc).__name__}") from exc
+    if not (200 <= response.status_code < 300 or response.status_code in ok_statuses):
+        text = response.text.replace(hide, "…") if hide else response.text
+        raise ApiUnavailable(f"{url} answered {response.status_code}: {text[:200]}")
+    return response
+
+
+def _subscription_id(response: httpx.Response) -> str:
+    """The id from the answer's JSON (`id`, `Id`, `subscriptionId`), else the last segment
+    of its Location header (Power Automate deletes a trigger through that header)."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        data = next(
+            (data[k] for k in ("id", "Id", "subscriptionId", "SubscriptionId") if k in data), None
+        )
+    if isinstance(data, int | str) and not isinstance(data, bool) and str(data).strip():
+        return str(data).strip()[:100]
+    location = response.headers.get("Location", "")
+    return unquote(location.rstrip("/").rsplit("/", 1)[-1])[:100] if location else ""

@@ -5,6 +5,10 @@ changes nothing. The attempt row is written before the request; a worker killed 
 leaves the trigger in `sending` and the attempt `in_flight`, and the dispatcher puts it back
 after SURVEY_CLAIM_TIMEOUT_SECONDS. The repeated POST carries the same `guid` and
 Idempotency-Key, so nps.today does not make a second member.
+
+Before each try the member extras of other apps are asked (`ivr.member_extras`): their
+fields are merged into the payload, or the survey waits for them (not a try) until they
+come (`survey_triggers_wake`) or the wait is over.
 """
 
 import logging
@@ -17,10 +21,10 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from integrations import outbox
+from integrations import outbox, ratelimit
 from integrations.clients import npstoday
 from integrations.models import Account
-from ivr import ratelimit
+from ivr import member_extras
 from ivr.models import DeliveryAttempt, NpsTodayDelivery, SurveyTrigger
 from ivr.retry_policy import Verdict, decide
 
@@ -81,7 +85,17 @@ def trigger_deliver(*, trigger_id: int, task_id: str = "") -> str | None:
         )
         return Status.FAILED
 
-    ratelimit.wait_for_slot(account.npstoday_api_key)
+    extras = member_extras.collect(trigger, now=timezone.now())
+    if extras.waits:
+        _wait(trigger, extras)
+        return Status.PENDING
+    if extras.custom:  # saved first: the payload is the record of what was sent
+        trigger.payload = member_extras.merged_payload(trigger.payload, extras.custom)
+        SurveyTrigger.objects.filter(pk=trigger.pk).update(payload=trigger.payload)
+
+    ratelimit.wait_for_slot(
+        "npstoday", account.npstoday_api_key, limit=settings.NPSTODAY_RATE_LIMIT
+    )
     attempt = DeliveryAttempt.objects.create(
         trigger=trigger,
         number=trigger.attempt_count,
@@ -97,7 +111,9 @@ def trigger_deliver(*, trigger_id: int, task_id: str = "") -> str | None:
     )
     status_code, headers, body, error = _send(account, trigger)
     attempt.duration_ms = _elapsed_ms(attempt)
-    status, failure = _record(trigger, policy, attempt, status_code, headers, body, error)
+    status, failure = _record(
+        trigger, policy, attempt, status_code, headers, body, error, notes=extras.notes
+    )
     # Outside _record's transaction: the policy row is locked for one statement only.
     if failure is None:
         npstoday_key_record_success(policy)
@@ -128,10 +144,48 @@ def _elapsed_ms(attempt: DeliveryAttempt) -> int:
     return max(0, int((timezone.now() - attempt.created_at).total_seconds() * 1000))
 
 
+def _wait(trigger: SurveyTrigger, extras: member_extras.Collected) -> None:
+    """Not a try: back to pending until the providers' wait is over (or it is woken)."""
+    until = extras.wait_until
+    wait = max(0.0, (until - timezone.now()).total_seconds())
+    countdown = wait <= settings.SURVEY_COUNTDOWN_MAX_SECONDS
+    _set(
+        trigger,
+        Status.PENDING,
+        reason=extras.waiting_reason,
+        next_attempt_at=until,
+        queued_at=until if countdown else None,
+        undo_try=True,
+    )
+    if countdown:
+        SURVEYS.publish_on_commit([trigger.pk], countdown=wait)
+    # What it waits for may have arrived while the trigger was claimed, when nobody could
+    # wake it: ask once more now that it is pending again.
+    if not member_extras.collect(trigger, now=timezone.now()).waits:
+        _wake(SurveyTrigger.objects.filter(pk=trigger.pk))
+
+
+def survey_triggers_wake(*, account_id: int, csid: int) -> int:
+    """The conversation's surveys waiting for a member extra go now: what they waited for
+    is there. Surveys delayed, or waiting for a retry, are left alone. Returns how many."""
+    return _wake(SurveyTrigger.objects.filter(account_id=account_id, csid=csid))
+
+
+def _wake(triggers) -> int:
+    waiting = triggers.filter(status=Status.PENDING, reason__startswith=member_extras.WAITING)
+    pks = list(waiting.values_list("pk", flat=True))
+    now = timezone.now()
+    SurveyTrigger.objects.filter(pk__in=pks, status=Status.PENDING).update(
+        next_attempt_at=now, queued_at=now
+    )
+    SURVEYS.publish_on_commit(pks)
+    return len(pks)
+
+
 @transaction.atomic
-def _record(trigger, policy, attempt, status_code, headers, body, error):
+def _record(trigger, policy, attempt, status_code, headers, body, error, *, notes=()):
     """Write the try's outcome and the trigger's new state. Returns the new status and,
-    for a failed try, its reason."""
+    for a failed try, its reason (`notes` are added to the trigger's reason)."""
     now = timezone.now()
     decision = decide(
         status=status_code,
@@ -154,18 +208,19 @@ def _record(trigger, policy, attempt, status_code, headers, body, error):
     attempt.save()
 
     trigger.last_status_code = status_code
+    reason = "; ".join([decision.reason, *notes])
     if decision.verdict is Verdict.SUCCESS:
-        _set(trigger, Status.DELIVERED, reason=decision.reason, finished=True)
+        _set(trigger, Status.DELIVERED, reason=reason, finished=True)
         return Status.DELIVERED, None
     if decision.verdict is Verdict.FAILED:
-        _set(trigger, Status.FAILED, reason=decision.reason, finished=True)
+        _set(trigger, Status.FAILED, reason=reason, finished=True)
         return Status.FAILED, decision.reason
     wait = max(0.0, (decision.next_attempt_at - now).total_seconds())
     countdown = wait <= settings.SURVEY_COUNTDOWN_MAX_SECONDS
     _set(
         trigger,
         Status.PENDING,
-        reason=decision.reason,
+        reason=reason,
         next_attempt_at=decision.next_attempt_at,
         # A short wait also goes to Celery as a countdown; the row is what counts, and the
         # dispatcher sends it when it falls due if that message is lost.

@@ -1,1 +1,57 @@
-"""P-GAP admin: predictions."""
+"""P-GAP admin: the agents' predictions (read-only records)."""
+
+from django.contrib import admin
+
+from integrations.admin.events import RecordAdmin, truncate
+from pgap.models import AgentPrediction
+from pgap.services.capture import predictions_read_again
+
+
+@admin.register(AgentPrediction)
+class AgentPredictionAdmin(RecordAdmin):
+    list_display = (
+        "csid",
+        "status",
+        "score",
+        "source",
+        "agent_email",
+        "mapping",
+        "closed_at",
+        "short_reason",
+        "attempt_count",
+    )
+    list_filter = ("status", "source", "account", "mapping")
+    list_select_related = ("account", "mapping")
+    search_fields = ("=csid", "agent_email", "agent_name")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    actions = ["read_again"]
+    fields = (
+        "account",
+        "csid",
+        "mapping",
+        "queue_id",
+        "inbound_event",
+        "agent_id",
+        "agent_email",
+        "agent_name",
+        "score",
+        "status",
+        "source",
+        "reason",
+        "closed_at",
+        "captured_at",
+        "next_attempt_at",
+        "attempt_count",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="reason", ordering="reason")
+    def short_reason(self, obj):
+        return truncate(obj.reason)
+
+    @admin.action(description="Read selected again from Dixa", permissions=["operate"])
+    def read_again(self, request, queryset):
+        count = predictions_read_again(queryset=queryset, by=request.user.get_username())
+        self.message_user(request, f"{count} prediction(s) to read again from Dixa")

@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from pgap.api import views
+
+urlpatterns = [
+    path("npstoday/responses", views.NpsTodayResponseView.as_view()),
+    path(
+        "npstoday/responses/<str:secret>",
+        views.NpsTodayResponseView.as_view(),
+        name="npstoday-responses",
+    ),
+]

@@ -1,19 +1,29 @@
 """A fake nps.today API, after its Power Automate connector definition: `GET /campaigns/`
 and `POST /campaigns/{id}/respondent` with `Authorization: apikey <key>`. It is idempotent
-on the body's `guid`: a repeated guid returns the member it made the first time."""
+on the body's `guid`: a repeated guid returns the member it made the first time.
+
+Response webhooks: `POST /webhooks/subscriptions/responses` {campaignId, targetUrl,
+eventType: "NewResponse"} answers {id, …} and a Location; `DELETE /webhooks/subscriptions/{id}`;
+`GET /webhooks/subscriptions` (the fake's own, to look). `respond(guid, …)` (or
+`POST /__fake__/respond {"guid": …, "rating": …}`) posts a customer's response to a member,
+as the connector's NewResponse trigger shapes it, to every subscribed URL of its campaign."""
 
 import itertools
 import json
 import re
+from datetime import UTC, datetime
+
+import httpx
 
 from tests.fakes.base import FakeApi, Reply
 
 RESPONDENT_PATH = re.compile(r"^/campaigns/(\d+)/respondents?$")
+SUBSCRIPTION_PATH = re.compile(r"^/webhooks/subscriptions/([^/]+)$")
 
 
 class FakeNpsToday(FakeApi):
     name = "nps.today"
-    scripted_paths = ("/campaigns/",)
+    scripted_paths = ("/campaigns/", "/webhooks/")
 
     def __init__(self, api_keys=("nps-test-key",), campaigns=None):
         super().__init__()
@@ -29,9 +39,17 @@ class FakeNpsToday(FakeApi):
     def reset_state(self) -> None:
         self.members: dict[str, dict] = {}  # guid -> member
         self._ids = itertools.count(1)
+        self.subscriptions: dict[int, dict] = {}  # id -> {id, campaignId, targetUrl, …}
+        self._subscription_ids = itertools.count(501)
+        self._response_ids = itertools.count(90_001)
 
     def state(self) -> dict:
-        return {"members": list(self.members.values())}
+        return {
+            "members": list(self.members.values()),
+            "subscriptions": [
+                {k: v for k, v in s.items() if k != "key"} for s in self.subscriptions.values()
+            ],
+        }
 
     def route(self, method, path, headers, body) -> Reply:
         auth = headers.get("authorization", "")
@@ -44,7 +62,124 @@ class FakeNpsToday(FakeApi):
         match = RESPONDENT_PATH.match(path)
         if method == "POST" and match:
             return self._add_member(int(match.group(1)), body, self.campaigns_for(key))
+        if method == "POST" and path == "/webhooks/subscriptions/responses":
+            return self._subscribe(key, body)
+        if method == "GET" and path in ("/webhooks/subscriptions", "/webhooks/subscriptions/"):
+            with self.lock:
+                mine = [s for s in self.subscriptions.values() if s["key"] == key]
+            return Reply(200, [{k: v for k, v in s.items() if k != "key"} for s in mine])
+        match = SUBSCRIPTION_PATH.match(path)
+        if method == "DELETE" and match:
+            return self._unsubscribe(key, match.group(1))
         return Reply(404, {"message": "not found"})
+
+    # --- response webhooks -----------------------------------------------------------
+    def _subscribe(self, key: str, body: bytes) -> Reply:
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return Reply(400, {"message": "body is not JSON"})
+        if not isinstance(request, dict) or request.get("eventType") != "NewResponse":
+            return Reply(400, {"message": "eventType must be NewResponse"})
+        target = request.get("targetUrl")
+        if not isinstance(target, str) or not target.startswith(("http://", "https://")):
+            return Reply(400, {"message": "targetUrl must be an http(s) URL"})
+        campaign_id = request.get("campaignId")
+        if campaign_id not in self.campaigns_for(key):
+            return Reply(404, {"message": f"campaign {campaign_id} not found"})
+        with self.lock:
+            subscription = {
+                "id": next(self._subscription_ids),
+                "campaignId": campaign_id,
+                "targetUrl": target,
+                "eventType": "NewResponse",
+                "key": key,
+            }
+            self.subscriptions[subscription["id"]] = subscription
+        public = {k: v for k, v in subscription.items() if k != "key"}
+        location = f"/webhooks/subscriptions/{subscription['id']}"
+        return Reply(200, public, headers={"Location": location})
+
+    def _unsubscribe(self, key: str, subscription_id: str) -> Reply:
+        with self.lock:
+            number = int(subscription_id) if subscription_id.isdigit() else None
+            subscription = self.subscriptions.get(number)
+            if subscription is None or subscription["key"] != key:
+                return Reply(404, {"message": "subscription not found"})
+            del self.subscriptions[subscription["id"]]
+        return Reply(200, {"deleted": subscription["id"]})
+
+    def response_payload(
+        self,
+        guid: str,
+        *,
+        rating: int = 9,
+        comment: str = "",
+        agent_rating: int | None = None,
+        rating_time: str | None = None,
+        response_id: int | None = None,
+    ) -> dict:
+        """The member's response as the connector's NewResponse trigger carries it (which
+        names no guid), with the member's Custom and, when given, the AgentRating."""
+        with self.lock:
+            member = self.members[guid]
+            response_id = response_id or next(self._response_ids)
+        respondent = member.get("respondent", {})
+        when = rating_time or datetime.now(UTC).isoformat(timespec="milliseconds")
+        payload = {
+            "Id": response_id,
+            "Rating": rating,
+            "RatingTime": when,
+            "UserComment": comment,
+            "CommentTime": when if comment else None,
+            "CampaignId": member["campaignId"],
+            "CampaignName": self.campaigns.get(member["campaignId"], ""),
+            "Device": "Desktop",
+            "Respondent": {
+                "Id": member["id"],
+                "ExternalId": respondent.get("externalId"),
+                "EmailAddress": respondent.get("emailAddress"),
+                "PhoneNumber": respondent.get("phoneNumber"),
+                "FirstName": respondent.get("firstName"),
+            },
+            "Custom": member.get("custom"),
+        }
+        if agent_rating is not None:
+            payload["AgentRating"] = agent_rating
+        return payload
+
+    def deliver_response(self, payload: dict) -> list[dict]:
+        """POST `payload` to every URL subscribed to its campaign; their answers."""
+        with self.lock:
+            targets = [
+                s["targetUrl"]
+                for s in self.subscriptions.values()
+                if s["campaignId"] == payload.get("CampaignId")
+            ]
+        deliveries = []
+        for url in targets:
+            try:
+                status = httpx.post(url, json=payload, timeout=10).status_code
+            except httpx.HTTPError as exc:
+                status = f"error: {type(exc).__name__}"
+            deliveries.append({"url": url, "status": status})
+        return deliveries
+
+    def respond(self, guid: str, **answer) -> list[dict]:
+        """The customer answers member `guid`: its response goes to every subscriber of the
+        campaign (see response_payload for `answer`); their answers."""
+        return self.deliver_response(self.response_payload(guid, **answer))
+
+    def _control(self, method: str, path: str, body: bytes) -> Reply:
+        if path == "/__fake__/respond" and method == "POST":
+            request = json.loads(body) if body else {}
+            guid = str(request.pop("guid", ""))
+            if guid not in self.members:
+                return Reply(404, {"message": f"no member with guid {guid!r}"})
+            names = ("rating", "comment", "agent_rating", "rating_time", "response_id")
+            payload = self.response_payload(guid, **{k: request[k] for k in names if k in request})
+            return Reply(200, {"response": payload, "deliveries": self.deliver_response(payload)})
+        return super()._control(method, path, body)
 
     def _add_member(self, campaign_id: int, body: bytes, campaigns: dict) -> Reply:
         if campaign_id not in campaigns:

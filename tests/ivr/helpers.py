@@ -5,7 +5,7 @@ import random
 
 from integrations.dixa import envelope, samples
 from integrations.dixa.conversation import Conversation
-from integrations.models import InboundEvent
+from integrations.models import HandlerRun, InboundEvent
 from integrations.services.ingest import inbound_event_record
 from tests.ivr.factories import QUEUE_ID
 
@@ -78,3 +78,8 @@ def expected_member(guid) -> dict:
         "guid": str(guid),
         "custom": json.dumps({"dixaConversationId": 294566}),
     }
+
+
+def survey_reason(event: InboundEvent) -> str:
+    """The survey handler's own reason (the event's sums up every subscriber's, P-GAP's too)."""
+    return HandlerRun.objects.get(event=event, handler="survey").reason

@@ -15,14 +15,14 @@ import redis
 from django.conf import settings
 
 from integrations.dixa import simulator
-from integrations.models import InboundEvent
+from integrations.models import HandlerRun, InboundEvent
 from integrations.services.api_keys import api_key_create
 from ivr.models import DeliveryAttempt, NpsTodayDelivery, SurveyTrigger
 from ivr.services import operations
 from tests.fakes.npstoday import FakeNpsToday
 from tests.integrations.factories import AccountFactory, SigningSecretFactory
 from tests.ivr.factories import QUEUE_ID, IvrMappingFactory, NpsTodayDeliveryFactory
-from tests.ivr.helpers import REALISTIC_CONVERSATION, closed_body, expected_member
+from tests.ivr.helpers import REALISTIC_CONVERSATION, closed_body, expected_member, survey_reason
 from tests.support.processes import ROOT, Stack, live_database_url, process_env, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
@@ -137,8 +137,8 @@ def test_every_rule_records_its_skip_reason(relay, tenant):
     assert deliver(relay, key, closed_body(csid=8)) == 202
 
     def reasons():
-        rows = InboundEvent.objects.filter(account=account).values_list("csid", "outcome_reason")
-        return dict(rows)
+        runs = HandlerRun.objects.filter(event__account=account, handler="survey")
+        return dict(runs.values_list("event__csid", "reason"))
 
     wait_until(
         lambda: (
@@ -157,7 +157,7 @@ def test_every_rule_records_its_skip_reason(relay, tenant):
     assert got[6] == "not in the 0% sample"
     first = SurveyTrigger.objects.get(csid=7)
     closes_of_7 = InboundEvent.objects.filter(csid=7).order_by("pk")
-    assert closes_of_7[1].outcome_reason == (
+    assert survey_reason(closes_of_7[1]) == (
         f"already surveyed for this conversation and campaign (survey #{first.pk})"
     )
     assert got[8] == "quarantine: jane@example.com was surveyed within 30 days"

@@ -1,9 +1,12 @@
+"""The shared per-credential limiter (integrations.ratelimit), as the relay uses it for
+nps.today keys and the P-GAP capture for Dixa tokens."""
+
 import time
 
 import pytest
 import redis
 
-from ivr import ratelimit
+from integrations import ratelimit
 
 pytestmark = pytest.mark.redis
 
@@ -11,7 +14,6 @@ pytestmark = pytest.mark.redis
 @pytest.fixture
 def limiter(settings):
     settings.REDIS_URL = settings.TEST_REDIS_URL
-    settings.NPSTODAY_RATE_LIMIT = 4
     ratelimit._client = None
     redis.Redis.from_url(settings.TEST_REDIS_URL).flushdb()
     yield
@@ -22,7 +24,7 @@ def test_no_key_sends_more_than_the_limit_in_any_second(limiter):
     # when 10 sends of one key ask for a slot
     slots = []
     for _ in range(10):
-        ratelimit.wait_for_slot("nps-key-a")
+        ratelimit.wait_for_slot("npstoday", "nps-key-a", limit=4)
         slots.append(int(time.time()))
     # then no calendar second got more than 4 of them, and every one got a slot
     per_second = {s: slots.count(s) for s in set(slots)}
@@ -32,11 +34,24 @@ def test_no_key_sends_more_than_the_limit_in_any_second(limiter):
 
 def test_keys_are_counted_apart_and_never_stored_in_clear(limiter, settings):
     for _ in range(4):
-        assert ratelimit.wait_for_slot("nps-key-a") == 0
+        assert ratelimit.wait_for_slot("npstoday", "nps-key-a", limit=4) == 0
     # a second key is not slowed down by the first one's full window
-    assert ratelimit.wait_for_slot("nps-key-b") == 0
+    assert ratelimit.wait_for_slot("npstoday", "nps-key-b", limit=4) == 0
     keys = [k.decode() for k in redis.Redis.from_url(settings.TEST_REDIS_URL).keys("relay:*")]
     assert keys and not any("nps-key" in k for k in keys)
+
+
+def test_apis_are_counted_apart(limiter, settings):
+    # given nps.today's window for a credential is full
+    for _ in range(2):
+        ratelimit.wait_for_slot("npstoday", "same-secret", limit=2)
+    # when Dixa's limiter is asked for the same credential string
+    waited = ratelimit.wait_for_slot("dixa", "same-secret", limit=2)
+    # then it is not slowed down: each API has its own windows
+    assert waited == 0
+    keys = {k.decode() for k in redis.Redis.from_url(settings.TEST_REDIS_URL).keys("relay:*")}
+    assert any(k.startswith("relay:dixa-rate:") for k in keys)
+    assert any(k.startswith("relay:npstoday-rate:") for k in keys)
 
 
 def test_without_redis_it_lets_requests_through(settings):
@@ -44,6 +59,6 @@ def test_without_redis_it_lets_requests_through(settings):
     settings.REDIS_SOCKET_TIMEOUT = 0.2
     ratelimit._client = None
     try:
-        assert ratelimit.wait_for_slot("nps-key-a") == 0
+        assert ratelimit.wait_for_slot("npstoday", "nps-key-a", limit=4) == 0
     finally:
         ratelimit._client = None

@@ -1,7 +1,10 @@
-"""At most NPSTODAY_RATE_LIMIT requests per second per nps.today key, shared by every
-worker through Redis (a fixed one-second window). Without Redis (the embedded broker on a
-laptop) or when Redis does not answer, it lets requests through: losing the limiter must
-not stop surveys, and nps.today answers 429 if we overdo it, which the retry policy honours."""
+"""At most `limit` requests per second per credential of an outside API, shared by every
+worker through Redis (a fixed one-second window per name and credential): nps.today's
+10/s per key, Dixa's 10/s per token.
+
+Without Redis (the embedded broker on a laptop) or when Redis does not answer, it lets
+requests through: losing the limiter must not stop the work, and the API answers 429 if we
+overdo it, which the callers' retry policies honour."""
 
 import hashlib
 import logging
@@ -25,16 +28,17 @@ def _redis() -> redis.Redis | None:
     return _client
 
 
-def wait_for_slot(api_key: str, *, max_wait: float = 5.0) -> float:
-    """Block until this key may send; returns the seconds waited."""
+def wait_for_slot(name: str, credential: str, *, limit: int, max_wait: float = 5.0) -> float:
+    """Block until `credential` of the API `name` may send; returns the seconds waited.
+    After `max_wait` it sends anyway (the API's 429 is the last word)."""
     client = _redis()
     if client is None:
         return 0.0
-    key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16]  # never the key itself
+    key_id = hashlib.sha256(credential.encode()).hexdigest()[:16]  # never the credential
     waited = 0.0
     while True:
         now = time.time()
-        window = f"relay:npstoday-rate:{key_id}:{int(now)}"
+        window = f"relay:{name}-rate:{key_id}:{int(now)}"
         try:
             pipe = client.pipeline()
             pipe.incr(window)
@@ -43,7 +47,7 @@ def wait_for_slot(api_key: str, *, max_wait: float = 5.0) -> float:
         except redis.RedisError as exc:
             logger.warning("rate limiter unavailable (%s); sending without it", exc)
             return waited
-        if count <= settings.NPSTODAY_RATE_LIMIT or waited >= max_wait:
+        if count <= limit or waited >= max_wait:
             return waited
         pause = int(now) + 1 - now + 0.001
         time.sleep(pause)

@@ -1,0 +1,341 @@
+"""P-GAP analytics: the agent's predicted score beside the customer's, aggregated in the
+database. Each view of the data is one query: the 11 × 11 matrix (GROUP BY agent score,
+customer score), agent × mapping (GROUP BY agent, mapping, queue; the per-agent and
+per-mapping tables are its sums), the trend (one aggregate per week or month). The
+database returns counts and sums per group; Python adds up those few rows and divides."""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, DateTimeField, Max, Q, QuerySet, Sum, Value
+from django.db.models.functions import Abs
+from django.utils import timezone
+
+from ivr.models import IvrMapping
+from pgap.models import PgapPair
+
+SCORES = range(11)
+BUCKETS = ("week", "month")
+AGENT_KEY = ("agent_email", "agent_name")
+MAPPING_KEY = ("mapping_id", "mapping_name", "queue_id")
+MAX_PERIODS = 130  # per trend: about ten years by month, two and a half by week
+# What every group is reduced to, by the database: counts and sums, which add up across
+# groups. Counts name columns of the covering index (never "id"), so that PostgreSQL reads
+# the index only.
+SUMS = {
+    "pairs": Count("*"),
+    "gap_sum": Sum("gap"),
+    "abs_gap_sum": Sum(Abs("gap")),
+    "within_one": Count("gap", filter=Q(gap__gte=-1, gap__lte=1)),
+    "over": Count("gap", filter=Q(gap__gt=0)),
+    "under": Count("gap", filter=Q(gap__lt=0)),
+    "customer_promoters": Count("customer_score", filter=Q(customer_score__gte=9)),
+    "customer_detractors": Count("customer_score", filter=Q(customer_score__lte=6)),
+    "agent_promoters": Count("agent_score", filter=Q(agent_score__gte=9)),
+    "agent_detractors": Count("agent_score", filter=Q(agent_score__lte=6)),
+}
+
+
+@dataclass(frozen=True)
+class PairFilter:
+    """Which pairs to read. `accounts` is never empty in use: it is what the user may see,
+    narrowed by the form. `end` is exclusive."""
+
+    accounts: Sequence[int]
+    start: datetime | None = None
+    end: datetime | None = None
+    mapping_id: int | None = None
+    agent_email: str | None = None
+    agent_emails: Sequence[str] = ()  # a coaching period's agents; empty: every agent
+    agent_score: int | None = None
+    customer_score: int | None = None
+
+
+@dataclass(frozen=True)
+class Stats:
+    """One group's counts and sums; means, shares and NPS are None when it has no pairs."""
+
+    pairs: int
+    gap_sum: int
+    abs_gap_sum: int
+    within_one: int
+    over: int
+    under: int
+    customer_promoters: int
+    customer_detractors: int
+    agent_promoters: int
+    agent_detractors: int
+    key: dict = field(default_factory=dict)  # what the group is: agent, mapping, period …
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Stats":
+        return cls(
+            **{name: row[name] or 0 for name in SUMS},
+            key={k: v for k, v in row.items() if k not in SUMS},
+        )
+
+    @classmethod
+    def total(cls, groups: Sequence["Stats"], **key) -> "Stats":
+        """The groups added up (counts and sums add; means are taken afterwards)."""
+        return cls(**{name: sum(getattr(g, name) for g in groups) for name in SUMS}, key=key)
+
+    @classmethod
+    def from_matrix(cls, matrix: Sequence[Sequence[int]]) -> "Stats":
+        """The same numbers from the 11 × 11 counts (which hold all of them exactly)."""
+        cells = [(a, c, matrix[a][c]) for a in SCORES for c in SCORES if matrix[a][c]]
+
+        def count(test) -> int:
+            return sum(n for a, c, n in cells if test(a, c))
+
+        return cls(
+            pairs=count(lambda a, c: True),
+            gap_sum=sum(n * (a - c) for a, c, n in cells),
+            abs_gap_sum=sum(n * abs(a - c) for a, c, n in cells),
+            within_one=count(lambda a, c: abs(a - c) <= 1),
+            over=count(lambda a, c: a > c),
+            under=count(lambda a, c: a < c),
+            customer_promoters=count(lambda a, c: c >= 9),
+            customer_detractors=count(lambda a, c: c <= 6),
+            agent_promoters=count(lambda a, c: a >= 9),
+            agent_detractors=count(lambda a, c: a <= 6),
+        )
+
+    @property
+    def mean_gap(self) -> float | None:
+        """The mean of agent − customer: above 0, agents expect more than they get."""
+        return self.gap_sum / self.pairs if self.pairs else None
+
+    @property
+    def mean_abs_gap(self) -> float | None:
+        """The mean distance between the two scores, whichever way."""
+        return self.abs_gap_sum / self.pairs if self.pairs else None
+
+    def share(self, count: int) -> float | None:
+        return count / self.pairs if self.pairs else None
+
+    @property
+    def within_one_share(self) -> float | None:
+        return self.share(self.within_one)
+
+    @property
+    def over_share(self) -> float | None:
+        return self.share(self.over)
+
+    @property
+    def under_share(self) -> float | None:
+        return self.share(self.under)
+
+    @property
+    def customer_nps(self) -> float | None:
+        """% promoters (9–10) − % detractors (0–6) of the customers' scores."""
+        return nps(self.customer_promoters, self.customer_detractors, self.pairs)
+
+    @property
+    def agent_nps(self) -> float | None:
+        """The same NPS computed from the agents' predictions."""
+        return nps(self.agent_promoters, self.agent_detractors, self.pairs)
+
+
+@dataclass(frozen=True)
+class Analytics:
+    overall: Stats
+    agents: list[Stats]
+    mappings: list[Stats]
+    trend: list[Stats]
+    matrix: list[list[int]]  # matrix[agent_score][customer_score] = pairs
+
+
+def nps(promoters: int, detractors: int, total: int) -> float | None:
+    return 100 * (promoters - detractors) / total if total else None
+
+
+def pairs_filtered(f: PairFilter) -> QuerySet[PgapPair]:
+    qs = PgapPair.objects.filter(account_id__in=list(f.accounts))
+    if f.start is not None:
+        qs = qs.filter(answered_at__gte=f.start)
+    if f.end is not None:
+        qs = qs.filter(answered_at__lt=f.end)
+    if f.mapping_id is not None:
+        qs = qs.filter(mapping_id=f.mapping_id)
+    if f.agent_email is not None:
+        qs = qs.filter(agent_email=f.agent_email)
+    if f.agent_emails:
+        qs = qs.filter(agent_email__in=list(f.agent_emails))
+    if f.agent_score is not None:
+        qs = qs.filter(agent_score=f.agent_score)
+    if f.customer_score is not None:
+        qs = qs.filter(customer_score=f.customer_score)
+    return qs.order_by()
+
+
+def pgap_overall(f: PairFilter) -> Stats:
+    return Stats.from_row(pairs_filtered(f).aggregate(**SUMS))
+
+
+def pgap_by_agent_and_mapping(f: PairFilter) -> list[Stats]:
+    """One row per agent, mapping and queue (a pair without a mapping keeps its queue id),
+    keyed by agent_email, agent_name, mapping_id, mapping_name and queue_id."""
+    rows = list(
+        pairs_filtered(f)
+        .values("agent_email", "mapping_id", "queue_id")
+        .annotate(agent_name=Max("agent_name"), **SUMS)
+    )
+    ids = {row["mapping_id"] for row in rows if row["mapping_id"] is not None}
+    names = dict(IvrMapping.objects.filter(pk__in=ids).values_list("pk", "name"))
+    for row in rows:
+        row["mapping_name"] = names.get(row["mapping_id"], "")
+    return [Stats.from_row(row) for row in rows]
+
+
+def totals_by(groups: Sequence[Stats], *names: str) -> list[Stats]:
+    """`groups` added up per value of the key `names` (the first of each group's other
+    key values kept too), the busiest first."""
+    merged: dict[tuple, list[Stats]] = {}
+    for group in groups:
+        merged.setdefault(tuple(group.key[n] for n in names), []).append(group)
+    totals = [Stats.total(members, **members[0].key) for members in merged.values()]
+    return sorted(totals, key=lambda s: (-s.pairs, *(str(s.key[n]) for n in names)))
+
+
+def agents_of(groups: Sequence[Stats]) -> list[Stats]:
+    """The per-agent rows of agent × mapping groups."""
+    return [_keyed(s, AGENT_KEY) for s in totals_by(groups, "agent_email")]
+
+
+def mappings_of(groups: Sequence[Stats]) -> list[Stats]:
+    """The per-mapping (and queue) rows of agent × mapping groups."""
+    return [_keyed(s, MAPPING_KEY) for s in totals_by(groups, "mapping_id", "queue_id")]
+
+
+def _keyed(stats: Stats, names: Sequence[str]) -> Stats:
+    return replace(stats, key={name: stats.key[name] for name in names})
+
+
+def pgap_by_agent(f: PairFilter) -> list[Stats]:
+    return agents_of(pgap_by_agent_and_mapping(f))
+
+
+def pgap_by_mapping(f: PairFilter) -> list[Stats]:
+    return mappings_of(pgap_by_agent_and_mapping(f))
+
+
+def day_start(day: date) -> datetime:
+    """Midnight at the start of `day`, in the current time zone."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def period_starts(start: datetime, end: datetime, bucket: str) -> list[datetime]:
+    """The starts (local midnight) of the weeks, Monday first, or months that [start, end)
+    touches."""
+    day = timezone.localtime(start).date()
+    day = day - timedelta(days=day.weekday()) if bucket == "week" else day.replace(day=1)
+    starts = []
+    while (moment := day_start(day)) < end:
+        if len(starts) == MAX_PERIODS:
+            raise ValueError(f"more than {MAX_PERIODS} {bucket}s: choose a shorter range")
+        starts.append(moment)
+        day = (
+            day + timedelta(days=7)
+            if bucket == "week"
+            else (day + timedelta(days=31)).replace(day=1)
+        )
+    return starts
+
+
+def pgap_trend(f: PairFilter, *, bucket: str = "week") -> list[Stats]:
+    """One row per week (from Monday) or month of the filter's range, oldest first; a period
+    without pairs has pairs=0. One statement: an aggregate per period over its slice of the
+    (account, answered_at) index, joined by UNION ALL, so no row is bucketed one by one."""
+    if f.start is None or f.end is None:
+        raise ValueError("the trend needs a start and an end")
+    starts = period_starts(f.start, f.end, bucket)
+    if not starts:
+        return []
+    bounds = [max(starts[0], f.start), *starts[1:], f.end]
+    parts = [
+        pairs_filtered(replace(f, start=low, end=high))
+        .values(period=Value(label, output_field=DateTimeField()))
+        .annotate(**SUMS)
+        for label, low, high in zip(starts, bounds, bounds[1:], strict=False)
+    ]
+    rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return sorted((Stats.from_row(row) for row in rows), key=lambda s: s.key["period"])
+
+
+def pgap_matrix(f: PairFilter) -> list[list[int]]:
+    """Pairs per (agent score, customer score): matrix[agent][customer], 11 × 11."""
+    matrix = [[0 for _ in SCORES] for _ in SCORES]
+    rows = (
+        pairs_filtered(f)
+        .values("agent_score", "customer_score")
+        .annotate(pairs=Count("*"))
+        .values_list("agent_score", "customer_score", "pairs")
+    )
+    for agent, customer, count in rows:
+        matrix[agent][customer] = count
+    return matrix
+
+
+def pgap_analytics(f: PairFilter, *, bucket: str = "week") -> Analytics:
+    """Everything the P-GAP page shows, in three passes over the pairs: the matrix (which
+    holds the overall numbers exactly), agent × mapping (whose sums are the per-agent and
+    per-mapping tables) and the trend."""
+    matrix = pgap_matrix(f)
+    groups = pgap_by_agent_and_mapping(f)
+    return Analytics(
+        overall=Stats.from_matrix(matrix),
+        agents=agents_of(groups),
+        mappings=mappings_of(groups),
+        trend=pgap_trend(f, bucket=bucket),
+        matrix=matrix,
+    )
+
+
+EXPORT_FIELDS = (
+    "answered_at",
+    "account__slug",
+    "mapping__name",
+    "queue_id",
+    "csid",
+    "agent_email",
+    "agent_name",
+    "agent_score",
+    "customer_score",
+    "gap",
+    "response__trigger_id",
+)
+
+
+def pgap_pair_rows(f: PairFilter, *, chunk_size: int = 2000) -> Iterator[tuple]:
+    """The filtered pairs as tuples of EXPORT_FIELDS, newest first, streamed from a
+    server-side cursor (memory stays flat however many there are)."""
+    return (
+        pairs_filtered(f)
+        .order_by("-answered_at", "-id")
+        .values_list(*EXPORT_FIELDS)
+        .iterator(chunk_size=chunk_size)
+    )
+
+
+def pgap_pairs_page(f: PairFilter) -> QuerySet[PgapPair]:
+    """The filtered pairs for the drill-down list, newest first, with what it links to."""
+    return (
+        pairs_filtered(f)
+        .select_related("mapping", "response")
+        .only(
+            "account_id",
+            "csid",
+            "answered_at",
+            "agent_email",
+            "agent_name",
+            "agent_score",
+            "customer_score",
+            "gap",
+            "queue_id",
+            "mapping__name",
+            "response__trigger_id",
+            "response__comment",
+        )
+        .order_by("-answered_at", "-id")
+    )
