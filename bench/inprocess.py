@@ -13,7 +13,7 @@ import statistics
 import sys
 import time
 
-BLOCKS = 16
+BLOCKS = 12
 PER_BLOCK = 300
 # name -> path, all served by the same WSGI application
 PATHS = {

@@ -82,8 +82,10 @@ async def _closed_loop(host, port, requests: list[bytes], concurrency: int) -> R
 
 async def _open_loop(host, port, requests: list[bytes], rate: float) -> Result:
     """Each request is due at a fixed time; latency counts from when it was due, so a slow
-    server cannot hide its queueing (no coordinated omission)."""
-    latencies, statuses = [], []
+    server cannot hide its queueing (no coordinated omission). Latencies are kept in the
+    order the requests were due."""
+    latencies: list[float] = [0.0] * len(requests)
+    statuses = []
     start = time.perf_counter() + 0.05
     started_wall = time.time() + 0.05
 
@@ -91,11 +93,22 @@ async def _open_loop(host, port, requests: list[bytes], rate: float) -> Result:
         due = start + index / rate
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         statuses.append(await _send(host, port, request))
-        latencies.append((time.perf_counter() - due) * 1000)
+        latencies[index] = (time.perf_counter() - due) * 1000
 
     await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
     seconds = time.perf_counter() - start
     return Result(len(requests), seconds, latencies, _tally(statuses), started_wall)
+
+
+def slow_by_second(result: Result, rate: float, threshold_ms: float) -> dict[int, int]:
+    """Open loop: how many requests took longer than `threshold_ms`, by the second (from
+    the start) they were due in; shows whether the slow ones came in one stall."""
+    out: dict[int, int] = {}
+    for index, latency in enumerate(result.latencies_ms):
+        if latency > threshold_ms:
+            second = int(index / rate)
+            out[second] = out.get(second, 0) + 1
+    return out
 
 
 def closed_loop(host, port, requests, concurrency) -> Result:

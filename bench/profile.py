@@ -18,7 +18,7 @@ from bench import inprocess
 
 ROOT = str(Path(__file__).resolve().parents[1]) + "/"
 
-REQUESTS = 3000
+REQUESTS = 2000
 PATH = "/api/dixa/relay"
 
 # (group, substrings of the file path); the first match wins; no match: charged to callers
@@ -140,7 +140,7 @@ def main(key: str, secret: str) -> dict:
     groups = grouped(stats)
     entries = {}
     for suffix, name, label in ENTRIES:
-        for (filename, _line, func), (_cc, nc, _tt, ct, _callers) in stats.items():
+        for (filename, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.items():
             if func == name and filename.replace("\\", "/").endswith(suffix):
                 entries[label] = entries.get(label, 0.0) + ct
     top = sorted(stats.items(), key=lambda item: item[1][2], reverse=True)[:15]

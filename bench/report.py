@@ -30,3 +30,17 @@ def spread(values: list[float]) -> dict[str, float]:
 
 def ms(value: float) -> str:
     return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+NOISE = ("rest of machine", "stolen")
+
+
+def cpu_rows(cpu: dict[str, float], digits: int = 2) -> list[list[str]]:
+    """Rows of a CPU table: our processes, their total, then the machine's other load."""
+    ours = {k: v for k, v in cpu.items() if k not in NOISE}
+    rows = [[name, f"{value:.{digits}f}"] for name, value in ours.items()]
+    rows.append(
+        ["**total, the platform and the load generator**", f"{sum(ours.values()):.{digits}f}"]
+    )
+    rows += [[f"({name}: not ours)", f"{cpu[name]:.{digits}f}"] for name in NOISE if name in cpu]
+    return rows

@@ -20,6 +20,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 django.setup()
 
 from bench import delivery, idle, ingest, relay, rows, slow, stack  # noqa: E402
+from bench.report import table  # noqa: E402
 
 SECTIONS = {
     "ingest": ingest.run,
@@ -51,11 +52,12 @@ def main(names: list[str]) -> None:
     chosen = names or list(SECTIONS)
     stack.OUT.mkdir(exist_ok=True)
     began = time.time()
-    parts, timings = [], {}
+    parts, timings, summary = [], {}, []
     for name in chosen:
         started = time.time()
         markdown, raw = SECTIONS[name]()
         timings[name] = time.time() - started
+        summary += [[name, *row] for row in raw.get("summary", [])]
         (stack.OUT / f"{name}.json").write_text(json.dumps(raw, indent=1, default=str))
         (stack.OUT / f"{name}.md").write_text(markdown)
         parts.append(markdown)
@@ -73,6 +75,16 @@ def main(names: list[str]) -> None:
         "The machine has two shared, noisy cores on which the load generator, the platform's "
         "processes, PostgreSQL and Redis all run: compare the ratios measured within one run, "
         "not absolute numbers across runs.",
+        "",
+        "## Summary",
+        "",
+        *table(
+            ["section", "figure", "this run", "target", "met"],
+            [
+                [section, figure, value, target, {True: "yes", False: "**no**", None: ""}[met]]
+                for section, figure, value, target, met in summary
+            ],
+        ),
         "",
     ]
     out = stack.ROOT / "docs" / "benchmarks.md"

@@ -156,21 +156,23 @@ class Processes:
             process.wait_for_log("dispatcher ready")
         return process
 
-    def platform(self, *, http_worker: bool = True) -> tuple[dict[str, Process], int]:
+    def platform(
+        self, *, http_worker: bool = True, dispatcher: bool = True
+    ) -> tuple[dict[str, Process], int]:
         """Everything `make run` starts (web, both workers, beat, the dispatcher), started
-        side by side, and the web server's port. `http_worker=False` leaves that one out."""
-        running = {
-            "worker-events": self.events_worker(wait=False),
-            "beat": self.beat(),
-            "dispatcher": self.dispatcher(wait=False),
-        }
+        side by side, and the web server's port. `http_worker=False` or `dispatcher=False`
+        leaves that one out (to be started later)."""
+        running = {"worker-events": self.events_worker(wait=False), "beat": self.beat()}
+        if dispatcher:
+            running["dispatcher"] = self.dispatcher(wait=False)
         if http_worker:
             running["worker-http"] = self.http_worker(wait=False)
         running["web"], port = self.web()
         for name, process in running.items():
             if name.startswith("worker-"):
                 process.wait_for_log("ready.")
-        running["dispatcher"].wait_for_log("dispatcher ready")
+            elif name == "dispatcher":
+                process.wait_for_log("dispatcher ready")
         return running, port
 
     def fake_npstoday(self, keys: list[str]) -> tuple[Process, str]:
@@ -254,11 +256,26 @@ def postgres_pids() -> list[int]:
     return [pid for (pid,) in rows]
 
 
+def redis_pids() -> list[int]:
+    """The Redis server (shared with whoever else uses it on this machine)."""
+    return pgrep("-x", "redis-server")
+
+
+def machine_cpu() -> tuple[float, float]:
+    """Busy CPU seconds of the whole machine (every process, the kernel), and the time
+    stolen by the hypervisor, since boot (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields[:8]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
 class CpuMeter:
     """CPU seconds used by groups of processes (and by this process, the load generator)
     between `start` and `stop`. Each group is a callable giving its pids; a process that
     appears meanwhile counts from zero (its whole life lies in the interval), one that
-    exits meanwhile is missed."""
+    exits meanwhile is missed. `stop()` adds "rest of machine": every other process's CPU
+    (other users of these shared cores), and "stolen" by the hypervisor."""
 
     def __init__(self, **groups):
         self.groups = groups
@@ -269,6 +286,8 @@ class CpuMeter:
     def start(self) -> None:
         self._before = self._snapshot()
         self._self = sum(os.times()[:2])
+        self._machine = machine_cpu()
+        self._wall = time.monotonic()
 
     def stop(self) -> dict[str, float]:
         after = self._snapshot()
@@ -277,4 +296,8 @@ class CpuMeter:
             for name, pids in after.items()
         }
         used["load generator"] = sum(os.times()[:2]) - self._self
+        busy, stolen = machine_cpu()
+        used["rest of machine"] = max(0.0, busy - self._machine[0] - sum(used.values()))
+        used["stolen"] = stolen - self._machine[1]
+        self.seconds = time.monotonic() - self._wall
         return used
