@@ -31,38 +31,53 @@ class Dispatcher:
         self.reclaim_seconds = reclaim_seconds
         self.stopping = threading.Event()
         self._next_reclaim = 0.0
+        self._next_pass: dict[str, float] = {}  # per outbox, when to look again (monotonic)
         self._listening_on = None  # the DB-API connection LISTEN was issued on
 
     def run(self) -> None:
+        notified: set[str] = set()
         while not self.stopping.is_set():
             try:
                 self._listen()
-                pause = self.run_once()
+                self.run_once(notified)
             except DatabaseError:
                 logger.exception("dispatcher: database unavailable; retrying in 1 s")
                 connection.close()
                 self._listening_on = None
-                pause = DATABASE_DOWN_PAUSE_SECONDS
-            self._wait(pause)
+                self._next_pass.clear()
+                self.stopping.wait(DATABASE_DOWN_PAUSE_SECONDS)
+            notified = self._wait(self._pause())
         connection.close()
 
-    def run_once(self) -> float:
-        """One pass over every outbox; returns how long to wait before the next."""
-        pause = self.poll_seconds
+    def run_once(self, notified: set[str] = frozenset()) -> None:
+        """Hand off every outbox that is due for a pass (its poll or its next scheduled
+        row came) or that a notification named (by its table); reclaim when it is time."""
+        now = time.monotonic()
         for box in outbox.registered():
-            handed = box.hand_off()
-            if handed is None:  # broker down: the rows stay due
-                pause = min(pause, settings.ENQUEUE_BACKOFF_SECONDS or 1.0)
-            elif handed >= outbox.HAND_OFF_BATCH:
-                pause = 0  # a backlog: keep going
-            due_at = box.next_due_at()
-            if due_at is not None:
-                pause = min(pause, max(0.0, (due_at - timezone.now()).total_seconds()))
-        if time.monotonic() >= self._next_reclaim:
+            table = box.model._meta.db_table
+            if self._next_pass.get(box.name, 0.0) <= now or table in notified:
+                self._next_pass[box.name] = now + self._pass_over(box)
+        if now >= self._next_reclaim:
             for box in outbox.registered():
                 box.reclaim()
-            self._next_reclaim = time.monotonic() + self.reclaim_seconds
-        return pause
+            self._next_reclaim = now + self.reclaim_seconds
+
+    def _pass_over(self, box: outbox.Outbox) -> float:
+        """Hand off one outbox; how long until it needs a pass again."""
+        handed = box.hand_off()
+        if handed is None:  # broker down: the rows stay due
+            return settings.ENQUEUE_BACKOFF_SECONDS or 1.0
+        if handed >= outbox.HAND_OFF_BATCH:
+            return 0.0  # a backlog: keep going
+        due_at = box.next_due_at()
+        if due_at is None:
+            return self.poll_seconds
+        return min(self.poll_seconds, max(0.0, (due_at - timezone.now()).total_seconds()))
+
+    def _pause(self) -> float:
+        """Until the earliest outbox pass or reclaim."""
+        upcoming = [*self._next_pass.values(), self._next_reclaim]
+        return max(0.0, min(upcoming) - time.monotonic())
 
     def stop(self) -> None:
         self.stopping.set()
@@ -82,23 +97,37 @@ class Dispatcher:
                 cursor.execute(f"LISTEN {outbox.NOTIFY_CHANNEL}")
             self._listening_on = connection.connection
 
-    def _wait(self, seconds: float) -> None:
+    def _wait(self, seconds: float) -> set[str]:
+        """Sleep up to `seconds`, or until notified; the tables the notifications named
+        (every one already received is taken, so a burst makes one pass)."""
         if seconds <= 0 or self.stopping.is_set():
-            return
+            return set()
         if self._listening_on is None:
             self.stopping.wait(seconds)
-            return
-        # Wake on the first notification, checking for a stop request now and then.
+            return set()
         deadline = time.monotonic() + seconds
         while not self.stopping.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
-                return
+                return set()
             try:
-                if any(True for _ in self._listening_on.notifies(timeout=min(left, 1.0))):
-                    return
+                tables = self._first_notifications(min(left, 1.0))
             except Exception:  # the connection broke: the next pass reconnects
                 logger.warning("dispatcher: lost the LISTEN connection; reconnecting")
                 connection.close()
                 self._listening_on = None
-                return
+                return set()
+            if tables:
+                return tables
+        return set()
+
+    def _first_notifications(self, timeout: float) -> set[str]:
+        """Wait up to `timeout` for a notification, then take the ones already queued."""
+        tables: set[str] = set()
+        for notification in self._listening_on.notifies(timeout=timeout):
+            tables.add(notification.payload)
+            break
+        if tables:
+            for notification in self._listening_on.notifies(timeout=0):
+                tables.add(notification.payload)
+        return tables

@@ -35,7 +35,8 @@ from integrations.services.queueing import enqueue
 
 logger = logging.getLogger(__name__)
 HAND_OFF_BATCH = 500
-# PostgreSQL NOTIFY channel: ingest signals new rows on it; the dispatcher LISTENs.
+# PostgreSQL NOTIFY channel: a writer signals new rows on it, with the table's name as the
+# payload (ingest does, for inbound events); the dispatcher LISTENs.
 NOTIFY_CHANNEL = "relay_outbox"
 
 

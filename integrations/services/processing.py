@@ -70,7 +70,9 @@ def inbound_event_process(*, event_pk: int) -> bool:
 
 
 def _load(event_pk: int) -> events.DixaEvent | None:
-    record = InboundEvent.objects.get(pk=event_pk)
+    """The event and its body in one query, parsed once; None when no subscriber needs it
+    (then it is already finished)."""
+    record = InboundEvent.objects.select_related("body").get(pk=event_pk)
     if not record.is_known_type:
         _finish(
             event_pk,
@@ -87,18 +89,20 @@ def _load(event_pk: int) -> events.DixaEvent | None:
             f"recorded; no handler for {record.event_type}",
         )
         return None
-    raw_body = (
-        InboundEventBody.objects.filter(pk=event_pk).values_list("raw_body", flat=True).first()
-    )
-    if raw_body is None:
-        raise LookupError("its body was removed by retention")
-    envelope = envelope_parser.parse(bytes(raw_body))
+    try:
+        raw_body = bytes(record.body.raw_body)
+    except InboundEventBody.DoesNotExist as exc:
+        raise LookupError("its body was removed by retention") from exc
+    envelope = envelope_parser.parse(raw_body)
     return events.DixaEvent(record, envelope, Conversation.from_envelope(envelope))
 
 
 def _run_subscribers(dixa_event: events.DixaEvent) -> tuple[str, str, str]:
     record = dixa_event.record
-    previous = {run.handler: run for run in HandlerRun.objects.filter(event=record)}
+    # On its first claim an event has no runs yet (a reprocess or a lost worker counts as a
+    # claim too), so the look-up is saved on the common path.
+    runs = HandlerRun.objects.filter(event=record) if record.processing_attempts > 1 else []
+    previous = {run.handler: run for run in runs}
     results: list[tuple[str, str, str]] = []
     to_save: list[HandlerRun] = []
     for subscription in events.subscriptions_for(record.event_type):

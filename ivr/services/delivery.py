@@ -68,9 +68,14 @@ def trigger_deliver(*, trigger_id: int, task_id: str = "") -> str | None:
     """One try. Returns the trigger's new status, or None when it was not ours to send."""
     if not SURVEYS.claim(trigger_id):
         return None
-    trigger = SurveyTrigger.objects.select_related("account").get(pk=trigger_id)
+    trigger = SurveyTrigger.objects.select_related("account__npstoday_delivery").get(
+        pk=trigger_id
+    )
     account = trigger.account
-    policy = delivery_policy(account.pk)
+    try:
+        policy = account.npstoday_delivery
+    except NpsTodayDelivery.DoesNotExist:  # the account's first survey: Dixa's policy
+        policy = delivery_policy(account.pk)
 
     if policy.disabled_at:
         _set(trigger, Status.HELD, reason=f"held: {policy.disabled_reason}", undo_try=True)
@@ -205,7 +210,16 @@ def _record(trigger, policy, attempt, status_code, headers, body, error, *, note
         Verdict.RETRY: Outcome.RETRY,
         Verdict.FAILED: Outcome.FAILED,
     }[decision.verdict]
-    attempt.save()
+    attempt.save(
+        update_fields=[
+            "duration_ms",
+            "response_status_code",
+            "response_headers",
+            "response_body",
+            "error",
+            "outcome",
+        ]
+    )
 
     trigger.last_status_code = status_code
     reason = "; ".join([decision.reason, *notes])

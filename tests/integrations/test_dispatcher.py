@@ -9,8 +9,10 @@ import pytest
 from integrations.dispatcher import Dispatcher
 from integrations.dixa import envelope, samples
 from integrations.models import InboundEvent
+from integrations.outbox import Outbox
 from integrations.services import queueing
 from integrations.services.ingest import inbound_event_record
+from integrations.services.processing import INBOUND
 from tests.integrations.factories import InboundEventFactory
 from tests.support.processes import wait_until
 
@@ -108,3 +110,14 @@ def test_events_stored_while_the_broker_is_down_go_once_it_is_back(
     # when the broker is back, with nothing restarted, it is handed over
     broker.down.clear()
     wait_until(lambda: pk in broker.handed_over(), 10, "the event after the outage")
+
+
+def test_a_notification_passes_over_the_outbox_it_names_only(broker):
+    # given a dispatcher that has just passed over every outbox
+    dispatcher = Dispatcher(poll_seconds=3600, reclaim_seconds=3600)
+    dispatcher.run_once()
+    # when a notification names the inbound events' table
+    with mock.patch.object(Outbox, "hand_off", autospec=True, return_value=0) as hand_off:
+        dispatcher.run_once({InboundEvent._meta.db_table})
+    # then only that outbox is looked at; the others wait for their poll
+    assert [call.args[0] for call in hand_off.call_args_list] == [INBOUND]
