@@ -68,9 +68,7 @@ def trigger_deliver(*, trigger_id: int, task_id: str = "") -> str | None:
     """One try. Returns the trigger's new status, or None when it was not ours to send."""
     if not SURVEYS.claim(trigger_id):
         return None
-    trigger = SurveyTrigger.objects.select_related("account__npstoday_delivery").get(
-        pk=trigger_id
-    )
+    trigger = SurveyTrigger.objects.select_related("account__npstoday_delivery").get(pk=trigger_id)
     account = trigger.account
     try:
         policy = account.npstoday_delivery

@@ -116,28 +116,15 @@ class PgapPairAdmin(AccountScopedAdmin):
     def _analytics_context(self, request, selection) -> dict:
         data = pgap_analytics(selection.pairs, bucket=selection.bucket)
         conversations = reverse("admin:pgap_pgappair_conversations")
+        # The conversations of one cell: the page's filters and the two scores.
+        cell_base = conversations + with_query(request, agent_score=None, customer_score=None)
+        cell_base += "" if cell_base.endswith("?") else "&"
         periods = [period_label(s.key["period"], selection.bucket) for s in data.trend]
         return {
             "data": data,
-            "agents": [
-                (
-                    s,
-                    with_query(request, agent=s.key["agent_email"]) if s.key["agent_email"] else "",
-                    conversations + with_query(request, agent=s.key["agent_email"])
-                    if s.key["agent_email"]
-                    else "",
-                )
-                for s in data.agents
-            ],
+            "agents": [(s, *self._links(request, agent=s.key["agent_email"])) for s in data.agents],
             "mappings": [
-                (
-                    s,
-                    with_query(request, mapping=s.key["mapping_id"]) if s.key["mapping_id"] else "",
-                    conversations + with_query(request, mapping=s.key["mapping_id"])
-                    if s.key["mapping_id"]
-                    else "",
-                )
-                for s in data.mappings
+                (s, *self._links(request, mapping=s.key["mapping_id"])) for s in data.mappings
             ],
             "trend": list(zip(periods, data.trend, strict=True)),
             "gap_chart": charts.gap_chart(periods, [s.mean_gap for s in data.trend]),
@@ -151,12 +138,7 @@ class PgapPairAdmin(AccountScopedAdmin):
                     [
                         (
                             cell,
-                            conversations
-                            + with_query(
-                                request,
-                                agent_score=str(cell.agent),
-                                customer_score=str(cell.customer),
-                            ),
+                            f"{cell_base}agent_score={cell.agent}&customer_score={cell.customer}",
                         )
                         for cell in cells
                     ],
@@ -166,6 +148,15 @@ class PgapPairAdmin(AccountScopedAdmin):
             "scores": list(range(11)),
             "conversations_url": conversations + with_query(request),
         }
+
+    @staticmethod
+    def _links(request, **narrowed) -> tuple[str, str]:
+        """This page and the conversations narrowed to one agent or mapping ("" when it has
+        none: pairs without an agent email or a mapping)."""
+        if not all(narrowed.values()):
+            return "", ""
+        query = with_query(request, **narrowed)
+        return query, reverse("admin:pgap_pgappair_conversations") + query
 
     def conversations_view(self, request):
         """The pairs behind a row, a cell or the whole page, newest first."""

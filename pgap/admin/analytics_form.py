@@ -25,6 +25,7 @@ PERIODS = [
 DEFAULT_PERIOD = "90"
 MAX_DAYS = 3660  # ten years: the trend stays within its periods by month
 MAX_WEEKS = 104  # a longer range is drawn by month
+EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)  # far from date.min and date.max
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ class PgapFilterForm(forms.Form):
             raise forms.ValidationError(f"No such period ({exc}).") from exc
         if first > last:
             self.add_error("end", "The end is before the start.")
+        elif first < EARLIEST or last > LATEST:
+            self.add_error(None, f"Choose days from {EARLIEST.year} to {LATEST.year}.")
         elif (last - first).days >= MAX_DAYS:
             self.add_error("start", "Choose at most ten years.")
         return data
