@@ -148,3 +148,44 @@ def test_with_dixa_down_the_survey_goes_without_the_score_after_the_wait(tenant)
     assert "sent without the agent's P-GAP score" in trigger.reason
     prediction = AgentPrediction.objects.get()
     assert prediction.status == "pending" and "HTTP 503" in prediction.reason
+
+
+def test_the_whole_loop_from_dixas_close_to_the_gap_on_the_page(tenant, stack, settings):
+    """Dixa closes a conversation whose agent predicted 7 → the member reaches nps.today
+    with the score → nps.today posts the customer's 9 to our hook → the P-GAP page shows
+    the pair and its gap of −2."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    from pgap.models import PgapPair
+    from pgap.services.subscriptions import response_subscriptions_create
+
+    # given P-GAP on, Dixa holding the agent's 7, and the campaign subscribed to our hook
+    base, *_ = stack
+    account, post, nps, dixa = tenant
+    settings.NPSTODAY_API_URL = nps.url  # the subscription is made from this process
+    PgapSetupFactory(account=account)
+    dixa.add_conversation(CSID, p_gap=["7"])
+    assert response_subscriptions_create(account=account, base_url=base).subscribed == [7232]
+    # when Dixa posts the close
+    post(closed_body())
+    # then the member carries the agent's score
+    assert delivered_custom(nps) == {"dixaConversationId": CSID, "pGap": 7}
+    # when the customer answers 9 and nps.today posts it to our hook
+    trigger = SurveyTrigger.objects.get(account=account)
+    [delivery] = nps.respond(str(trigger.guid), rating=9, comment="Quick help")
+    assert delivery["status"] == 202
+    # then the pair is made, and the P-GAP page shows it with its gap
+    pair = PgapPair.objects.get(account=account)
+    assert (pair.agent_score, pair.customer_score, pair.gap) == (7, 9, -2)
+    admin = get_user_model().objects.create_superuser("pgap-admin", password="pw-12345678")
+    browser = Client()
+    browser.force_login(admin)
+    page = browser.get(reverse("admin:pgap_pgappair_changelist"), {"account": account.pk})
+    assert page.status_code == 200
+    overall = page.context["data"].overall
+    assert (overall.pairs, overall.mean_gap) == (1, -2)
+    text = page.content.decode()
+    assert '<div class="value">1</div><div class="name">pairs</div>' in text
+    assert 'title="agent 7, customer 9: 1 pair"' in text  # its cell in the 11 × 11 matrix
