@@ -3,7 +3,7 @@
 python -m bench.run                   # every section
 python -m bench.run ingest relay      # some sections (the report then holds only those)
 
-Sections: ingest, relay, slow, throughput, idle, rows; and, only when named (it seeds a
+Sections: ingest, relay, slow, throughput, idle, rows, capture; and, only when named (it seeds a
 million rows), pgap: the P-GAP page and CSV export over 1,000,000 pairs.
 """
 
@@ -20,7 +20,7 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 django.setup()
 
-from bench import delivery, idle, ingest, pgap, relay, rows, slow, stack  # noqa: E402
+from bench import capture, delivery, idle, ingest, pgap, relay, rows, slow, stack  # noqa: E402
 from bench.report import table  # noqa: E402
 
 NAMED_ONLY = {"pgap"}  # too long for every run: `make bench BENCH_ARGS=pgap`
@@ -32,6 +32,7 @@ SECTIONS = {
     "idle": idle.run,
     "pgap": pgap.run,
     "rows": rows.run,
+    "capture": capture.run,
 }
 
 
