@@ -65,10 +65,6 @@ def subscribe(event_type: str, name: str, handler: Handler) -> None:
     _subscriptions[event_type] = subscriptions
 
 
-def unsubscribe(event_type: str, name: str) -> None:
-    _subscriptions[event_type] = [s for s in _subscriptions.get(event_type, []) if s.name != name]
-
-
 def subscriptions_for(event_type: str) -> list[Subscription]:
     return list(_subscriptions.get(event_type, []))
 

@@ -11,7 +11,6 @@ from ivr.models import NpsTodayDelivery, SurveyTrigger
 from ivr.services.delivery import SURVEYS
 
 Status = SurveyTrigger.Status
-_queue_after_commit = SURVEYS.publish_on_commit
 
 
 @transaction.atomic
@@ -20,7 +19,7 @@ def survey_triggers_retry_now(*, queryset: QuerySet[SurveyTrigger]) -> int:
     pks = list(queryset.filter(status=Status.PENDING).values_list("pk", flat=True))
     now = timezone.now()
     SurveyTrigger.objects.filter(pk__in=pks).update(next_attempt_at=now, queued_at=now)
-    _queue_after_commit(pks)
+    SURVEYS.publish_on_commit(pks)
     return len(pks)
 
 
@@ -46,7 +45,7 @@ def survey_triggers_resend(*, queryset: QuerySet[SurveyTrigger], by: str) -> int
         finished_at=None,
         reason=f"resent by {by}",
     )
-    _queue_after_commit(pks)
+    SURVEYS.publish_on_commit(pks)
     return len(pks)
 
 
@@ -78,5 +77,5 @@ def npstoday_key_reenable(*, account: Account) -> int:
         queued_at=timezone.now(),
         reason="released",
     )
-    _queue_after_commit(pks)
+    SURVEYS.publish_on_commit(pks)
     return len(pks)
