@@ -249,3 +249,148 @@ class RejectedDelivery(models.Model):
     @property
     def body_text(self) -> str:
         return bytes(self.raw_body).decode("utf-8", errors="replace")
+
+
+class DixaConnection(models.Model):
+    """The account's webhook subscription in Dixa, made and kept through Dixa's API: what we
+    asked Dixa for, what Dixa last said, and the key and secret it uses."""
+
+    class State(models.TextChoices):
+        NOT_CONNECTED = "not_connected", "Not connected"
+        CONNECTED = "connected", "Connected"
+        DRIFTED = "drifted", "Changed in Dixa (repair)"
+        MISSING = "missing", "Deleted in Dixa (repair)"
+        DISABLED = "disabled", "Disabled in Dixa"
+        FAILED = "failed", "Dixa refused (see detail)"
+        DISCONNECTED = "disconnected", "Disconnected"
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, related_name="dixa_connection"
+    )
+    api_token = EncryptedTextField(
+        "Dixa API token",
+        blank=True,
+        validators=[validate_header_value],
+        help_text="An admin token of the Dixa organisation, for the webhook-subscription API. "
+        "Stored encrypted; only the last 4 are shown.",
+    )
+    subscription_id = models.CharField(max_length=64, blank=True, editable=False)
+    subscription_url = models.URLField(max_length=500, blank=True, editable=False)
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.NOT_CONNECTED, editable=False
+    )
+    detail = models.TextField(blank=True, editable=False, help_text="What the last step found.")
+    events = models.JSONField(default=list, blank=True, editable=False)
+    queue_ids = models.JSONField(default=list, blank=True, editable=False)
+    enabled = models.BooleanField(default=False, editable=False, help_text="As Dixa last said.")
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    retiring_api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    retiring_since = models.DateTimeField(null=True, blank=True, editable=False)
+    signing_secret = models.ForeignKey(
+        SigningSecret,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    retiring_secret = models.ForeignKey(
+        SigningSecret,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    retiring_subscription_id = models.CharField(max_length=64, blank=True, editable=False)
+    sync_due_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="A queue-filter sync waits until then."
+    )
+    synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    status_pulled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "Dixa connection"
+        indexes = [
+            models.Index(
+                fields=["sync_due_at"],
+                condition=models.Q(sync_due_at__isnull=False),
+                name="dixa_sync_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Dixa connection of {self.account}"
+
+
+class DixaDeliveryStatus(models.Model):
+    """Dixa's last delivery per event type, as its delivery-status API reports it."""
+
+    connection = models.ForeignKey(
+        DixaConnection, on_delete=models.CASCADE, related_name="delivery_statuses"
+    )
+    event_type = models.CharField(max_length=100)
+    last_delivery_at = models.DateTimeField(null=True, blank=True)
+    last_success = models.BooleanField(null=True)
+    last_response_code = models.IntegerField(null=True, blank=True)
+    last_response_text = models.TextField(blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_failure_reason = models.TextField(blank=True)
+    pulled_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["connection", "event_type"]
+        verbose_name_plural = "Dixa delivery statuses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "event_type"], name="uniq_dixa_delivery_status"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type}: {self.last_response_code or 'no recent delivery'}"
+
+
+class DixaDeliveryLog(models.Model):
+    """One delivery Dixa recorded (its log), kept once, and whether we have the event."""
+
+    class Reconciliation(models.TextChoices):
+        RECORDED = "recorded", "Recorded here"
+        MISSING = "missing", "Accepted by us per Dixa, not recorded here"
+        FAILED = "failed", "Failed (Dixa's reason)"
+        UNREADABLE = "unreadable", "Payload without an event id"
+
+    connection = models.ForeignKey(
+        DixaConnection, on_delete=models.CASCADE, related_name="delivery_logs"
+    )
+    subscription_id = models.CharField(max_length=64)
+    event_type = models.CharField(max_length=100)
+    event_id = models.CharField(max_length=255, blank=True)
+    delivered_at = models.DateTimeField()
+    success = models.BooleanField()
+    response_code = models.IntegerField(null=True, blank=True)
+    response_text = models.TextField(blank=True)
+    reconciliation = models.CharField(max_length=12, choices=Reconciliation.choices)
+    pulled_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-delivered_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "event_type", "event_id", "delivered_at", "response_code"],
+                name="uniq_dixa_delivery_log",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["connection", "reconciliation"], name="dixa_log_reconciliation")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} {self.response_code}"
