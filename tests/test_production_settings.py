@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = {
-    "DJANGO_SECRET_KEY": "a-long-random-production-secret-key-value-123456",
+    "DJANGO_SECRET_KEY": "a-long-random-production-secret-key-value-7Qm2xVb9Lk4Rt8Zp3Wn6Yc1Hs5Jd0",
     "FIELD_ENCRYPTION_KEYS": "zWTCa2T5V8sSrHXd6mX9BfsQtVIOwDQLnBhjTtCxRko=",
     "DJANGO_DEBUG": "0",
 }
@@ -55,3 +55,22 @@ def test_x_forwarded_proto_is_trusted_only_behind_a_proxy_that_sets_it():
     assert load_production(code=show).stdout.strip() == "None"
     trusted = load_production(code=show, DJANGO_TRUST_X_FORWARDED_PROTO="1")
     assert trusted.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
+def test_deploy_checks_pass_under_production_settings():
+    """`manage.py check --deploy` is clean: any warning fails (CI runs the same command)."""
+    result = load_production(
+        code=(
+            "from django.core.management import call_command; "
+            "call_command('check', deploy=True, fail_level='WARNING'); print('clean')"
+        ),
+        DJANGO_ALLOWED_HOSTS="relay.example.com",
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "clean" in result.stdout
+
+
+def test_hsts_preload_is_the_operators_choice():
+    show = "from django.conf import settings; print(settings.SECURE_HSTS_PRELOAD)"
+    assert load_production(code=show).stdout.strip() == "False"
+    assert load_production(code=show, DJANGO_SECURE_HSTS_PRELOAD="1").stdout.strip() == "True"
