@@ -5,7 +5,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 
 from integrations.fields import EncryptedTextField, validate_header_value
-from integrations.models import Account, InboundEvent
+from integrations.models import Account, ApiKey, InboundEvent
 from ivr.models import IvrMapping, SurveyTrigger
 
 SCORE = [MaxValueValidator(10)]
@@ -288,3 +288,43 @@ class CoachingPeriod(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CardSetup(models.Model):
+    """An account's custom card in Dixa (docs/card.md): what the card's answer may carry and
+    which of the account's API keys was issued for it."""
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, primary_key=True, related_name="card_setup"
+    )
+    title = models.CharField(
+        max_length=100, default="Customer feedback", help_text="The card's title in Dixa."
+    )
+    personal_page = models.BooleanField(
+        "personal page",
+        default=True,
+        help_text="Pass the assigned agent's email ({{agent_email}}) to nps.today and show "
+        "their P-GAP. Off: never, whatever the card's body says (the agent shown is the one "
+        "assigned to the conversation, not the one looking at it).",
+    )
+    history_size = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MaxValueValidator(50)],
+        help_text="How many of the customer's latest surveys the card shows.",
+    )
+    api_key = models.ForeignKey(
+        ApiKey,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text="The last API key issued from the card's setup page.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "Dixa custom card"
+
+    def __str__(self) -> str:
+        return f"Dixa card of {self.account}"
