@@ -264,3 +264,11 @@ CELERY_BEAT_SCHEDULE["purge-expired"] = {
 # Where the analytics page links a conversation: f"{DIXA_APP_URL}/conversation/{csid}".
 # Each Dixa organisation has its own address (https://<org>.dixa.com); set it here.
 DIXA_APP_URL = env("DIXA_APP_URL", default="https://app.dixa.com").rstrip("/")
+
+# --- The agent's custom card in Dixa (docs/card.md) -------------------------------------------
+# nps.today's Feedback App, which the card's templates embed (seed: nps.today's Dixa guide).
+NPSTODAY_FEEDBACK_APP_URL = env(
+    "NPSTODAY_FEEDBACK_APP_URL", default="https://feedback.nps.today?operationMode=integration"
+)
+# How long the card waits for nps.today's token; Dixa gives up on the card after 10 s.
+CARD_NPSTODAY_TIMEOUT_SECONDS = env.float("CARD_NPSTODAY_TIMEOUT_SECONDS", default=5.0)
