@@ -132,6 +132,9 @@ class InboundEvent(models.Model):
     queue_id = models.CharField(max_length=64, blank=True)
     channel = models.CharField(max_length=40, blank=True)
     organization_id = models.CharField(max_length=64, blank=True)
+    # The customer, copied at ingest for the customer lookup (email lower-cased).
+    requester_email = models.CharField(max_length=254, blank=True)
+    requester_phone = models.CharField(max_length=40, blank=True)
 
     verification = models.CharField(max_length=12, choices=Verification.choices)
     received_at = models.DateTimeField(auto_now_add=True)
@@ -162,6 +165,19 @@ class InboundEvent(models.Model):
                 fields=["processing_started_at"],
                 condition=models.Q(status="processing"),
                 name="inbound_claimed",
+            ),
+            # The admin: its default ordering, the outcome filter, the customer lookup.
+            models.Index(fields=["received_at"], name="inbound_received"),
+            models.Index(fields=["outcome", "received_at"], name="inbound_outcome_received"),
+            models.Index(
+                fields=["requester_email"],
+                condition=~models.Q(requester_email=""),
+                name="inbound_requester_email",
+            ),
+            models.Index(
+                fields=["requester_phone"],
+                condition=~models.Q(requester_phone=""),
+                name="inbound_requester_phone",
             ),
         ]
 

@@ -125,6 +125,10 @@ class SurveyTrigger(models.Model):
             models.Index(fields=["mapping", "finished_at"], name="trigger_mapping_finished"),
             # Matching nps.today's responses (and the customer lookup) by conversation.
             models.Index(fields=["account", "csid"], name="trigger_account_csid"),
+            # The admin: its default ordering, the status filter, an exact csid search.
+            models.Index(fields=["created_at"], name="trigger_created"),
+            models.Index(fields=["status", "created_at"], name="trigger_status_created"),
+            models.Index(fields=["csid"], name="trigger_csid"),
         ]
 
     def __str__(self) -> str:
