@@ -23,11 +23,13 @@ from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 
 from integrations.models import InboundEvent, InboundEventBody, RejectedDelivery
+from integrations.progress import Progress
 
 logger = logging.getLogger(__name__)
 
 Purge = Callable[[datetime, int], int]
 Count = Callable[[datetime], int]
+ProgressFor = Callable[[str, int], Progress]
 
 
 @dataclass(frozen=True)
@@ -56,16 +58,21 @@ def steps() -> list[Step]:
 # --- running the steps ---------------------------------------------------------------------
 
 
-def retention_purge(*, now: datetime | None = None, dry_run: bool = False) -> dict[str, int]:
+def retention_purge(
+    *, now: datetime | None = None, dry_run: bool = False, progress: ProgressFor | None = None
+) -> dict[str, int]:
     """Run every step; rows removed per step (dry run: rows that are expired). A step that
     fails on the database (a lock, a timeout) does not keep the others from running; the
-    first such failure is raised after them."""
+    first such failure is raised after them. `progress(label, total)` gives each step a
+    `Progress` (commands pass one; beat doesn't, and so doesn't count before purging)."""
     now = now or timezone.now()
     removed: dict[str, int] = {}
     errors: list[Exception] = []
     for step in steps():
         try:
-            removed[step.name] = step.count(now) if dry_run else _step_run(step, now)
+            removed[step.name] = (
+                step.count(now) if dry_run else _step_run(step, now, progress=progress)
+            )
         except DatabaseError as exc:
             logger.exception("retention: step %s failed", step.name)
             errors.append(exc)
@@ -74,19 +81,26 @@ def retention_purge(*, now: datetime | None = None, dry_run: bool = False) -> di
     return removed
 
 
-def _step_run(step: Step, now: datetime) -> int:
+def _step_run(step: Step, now: datetime, progress: ProgressFor | None = None) -> int:
     batch_size, max_batches = settings.RETENTION_BATCH_SIZE, settings.RETENTION_MAX_BATCHES
+    shown = None
+    if progress is not None:
+        shown = progress(f"retention {step.name}", min(step.count(now), batch_size * max_batches))
     removed = 0
     for _ in range(max_batches):
         with transaction.atomic():
             batch = step.purge(now, batch_size)
         removed += batch
+        if shown is not None:
+            shown.advance(batch)
         if batch < batch_size:
             break
     else:
         logger.info(
             "retention: %s stopped after %d batches; the next run goes on", step.name, max_batches
         )
+    if shown is not None:
+        shown.finish()
     if removed:
         logger.info("retention: %s removed %d rows", step.name, removed)
     return removed

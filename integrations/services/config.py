@@ -26,6 +26,7 @@ from django.db import models, transaction
 from django.utils.text import slugify
 
 from integrations.models import Account, SigningSecret, hex_validator
+from integrations.progress import Progress
 from integrations.services.api_keys import api_key_create
 
 ACCOUNT_FIELDS = (
@@ -92,10 +93,12 @@ def validated_save(obj: models.Model) -> None:
 
 
 @transaction.atomic
-def config_apply(*, data: dict) -> ConfigReport:
+def config_apply(*, data: dict, progress: Progress | None = None) -> ConfigReport:
     _require(isinstance(data, dict), "the file must hold a mapping with an 'accounts' list")
     accounts = data.get("accounts", [])
     _require(isinstance(accounts, list), "'accounts' must be a list")
+    if progress is not None:
+        progress.set_total(len(accounts))
     report = ConfigReport()
     for index, spec in enumerate(accounts):
         _require(
@@ -105,6 +108,8 @@ def config_apply(*, data: dict) -> ConfigReport:
         unknown = set(spec) - BASE_KEYS - set(_sections)
         _require(not unknown, f"accounts[{index}]: unknown keys {sorted(unknown)}")
         _apply_account(strip_secrets(spec, SECRET_FIELDS), report)
+        if progress is not None:
+            progress.advance()
     return report
 
 

@@ -10,6 +10,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from integrations.models import Account
+from integrations.progress import Progress
 from ivr.models import IvrMapping
 from pgap.models import AgentPrediction, PgapPair, SurveyResponse
 
@@ -75,6 +76,7 @@ def pgap_pairs_seed(
     batch_size: int = 10_000,
     seed: int = 1,
     now: datetime | None = None,
+    progress: Progress | None = None,
 ) -> SeedResult:
     """`pairs` predictions, responses and pairs, spread evenly over the accounts and over
     the last `days` days, oldest first (the order in which they would arrive). Agents over-
@@ -150,6 +152,8 @@ def pgap_pairs_seed(
                 row.update(prediction_id=prediction_id, response_id=response_id)
             _insert(PgapPair, pair_rows, now)
         written += size
+        if progress is not None:
+            progress.advance(size)
     return SeedResult(accounts=[account for account, _ in tenants], pairs=written)
 
 

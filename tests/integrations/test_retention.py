@@ -187,3 +187,14 @@ def test_the_beat_task_purges(settings):
         assert purge_expired.apply().get()["event_bodies"] == 1
     assert not has_body(event)
     assert settings.CELERY_BEAT_SCHEDULE["purge-expired"]["task"] == purge_expired.name
+
+
+def test_command_logs_its_progress_per_step(caplog):
+    caplog.set_level("INFO", logger="relay.progress")
+    for _ in range(2):
+        event_at(days_ago(31))
+    with time_machine.travel(NOW, tick=False):
+        call_command("purge_expired", stdout=StringIO(), stderr=StringIO())
+    lines = [record.getMessage() for record in caplog.records]
+    assert "retention event_bodies: 2/2 (100%)" in lines[0]
+    assert lines[0].endswith("0 s left (finished)")

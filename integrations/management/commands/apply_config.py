@@ -4,6 +4,7 @@ from pathlib import Path
 import yaml
 from django.core.management.base import BaseCommand, CommandError
 
+from integrations.progress import Progress
 from integrations.services.config import ConfigError, config_apply
 
 
@@ -21,7 +22,8 @@ class Command(BaseCommand):
         except (OSError, ValueError, yaml.YAMLError) as exc:
             raise CommandError(str(exc)) from exc
         try:
-            report = config_apply(data=data or {})
+            with Progress.for_command(self, "accounts applied") as progress:
+                report = config_apply(data=data or {}, progress=progress)
         except ConfigError as exc:  # a ValueError too: caught first, so it says so
             raise CommandError(f"nothing applied: {exc}") from exc
         for label, names in (

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from integrations.progress import Progress
 from integrations.retention import retention_purge
 
 
@@ -18,7 +19,11 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run=False, **options):
         per_run = settings.RETENTION_BATCH_SIZE * settings.RETENTION_MAX_BATCHES
         verb = "would remove" if dry_run else "removed"
-        for step, count in retention_purge(dry_run=dry_run).items():
+
+        def progress(label, total):
+            return Progress.for_command(self, label, total)
+
+        for step, count in retention_purge(dry_run=dry_run, progress=progress).items():
             note = (
                 f" (a run removes at most {per_run}; the next runs go on)"
                 if count >= per_run

@@ -4,6 +4,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from integrations.progress import Progress
 from pgap.services.seeding import pgap_pairs_seed
 
 
@@ -27,15 +28,17 @@ class Command(BaseCommand):
             if options[name] < 1:
                 raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
         began = time.monotonic()
-        result = pgap_pairs_seed(
-            pairs=options["pairs"],
-            accounts=options["accounts"],
-            agents=options["agents"],
-            days=options["days"],
-            mappings=options["mappings"],
-            batch_size=options["batch_size"],
-            seed=options["seed"],
-        )
+        with Progress.for_command(self, "pairs seeded", options["pairs"]) as progress:
+            result = pgap_pairs_seed(
+                pairs=options["pairs"],
+                accounts=options["accounts"],
+                agents=options["agents"],
+                days=options["days"],
+                mappings=options["mappings"],
+                batch_size=options["batch_size"],
+                seed=options["seed"],
+                progress=progress,
+            )
         slugs = ", ".join(account.slug for account in result.accounts)
         self.stdout.write(
             f"{result.pairs} pairs seeded in {time.monotonic() - began:.1f} s into {slugs}"
