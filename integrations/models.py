@@ -410,3 +410,8 @@ class DixaDeliveryLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id} {self.response_code}"
+
+
+# Kept in their own modules, loaded with the app's models.
+from integrations.alerts.models import AlertIncident, AlertSettings  # noqa: E402, F401
+from integrations.audit.models import AuditEntry, AuditTarget  # noqa: E402, F401

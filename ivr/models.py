@@ -194,3 +194,31 @@ class NpsTodayDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"delivery to nps.today for {self.account}"
+
+
+class DailyCount(models.Model):
+    """What one day brought, per account and mapping: the dashboard's numbers, counted by
+    beat (ivr.services.daily_counts) so the dashboard never scans the big tables."""
+
+    class Metric(models.TextChoices):
+        CLOSES = "closes", "Closes"
+        SURVEYS = "surveys", "Surveys made"
+        DELIVERED = "delivered", "Surveys delivered"
+        SKIPPED = "skipped", "Skipped"
+        DEAD = "dead", "Dead letters"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    mapping = models.ForeignKey(
+        IvrMapping, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    day = models.DateField()
+    metric = models.CharField(max_length=10, choices=Metric.choices)
+    reason = models.CharField(max_length=40, blank=True)
+    count = models.PositiveIntegerField()
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "account"], name="daily_count_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.metric} {self.count}"
