@@ -17,6 +17,7 @@ from integrations.dixa import signature
 from integrations.dixa.envelope import storable
 from integrations.models import Account, ApiKey, InboundEvent, InboundEventBody, RejectedDelivery
 from integrations.outbox import NOTIFY_CHANNEL
+from integrations.services.contacts import requester_contacts
 from integrations.ttl_cache import TTLCache
 
 logger = logging.getLogger(__name__)
@@ -162,6 +163,7 @@ def _event_row(*, account_id, envelope, verification) -> tuple:
     """The INSERT's values, in `_columns()` order. Building them directly (not through a
     model instance and each field's preparation) keeps this path cheap."""
     ops = connection.ops
+    requester_email, requester_phone = requester_contacts(envelope.data)
     given = {
         "account_id": account_id,
         "event_id": envelope.event_id,
@@ -173,6 +175,8 @@ def _event_row(*, account_id, envelope, verification) -> tuple:
         "queue_id": envelope.queue_id,
         "channel": envelope.channel,
         "organization_id": envelope.organization_id,
+        "requester_email": requester_email,
+        "requester_phone": requester_phone,
         "verification": verification,
         "received_at": ops.adapt_datetimefield_value(timezone.now()),
     }
