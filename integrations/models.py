@@ -412,6 +412,31 @@ class DixaDeliveryLog(models.Model):
         return f"{self.event_type} {self.event_id} {self.response_code}"
 
 
+class ManagementToken(models.Model):
+    """A person's token for the management API (/api/v1/). It acts as its user, scoped to the
+    user's accounts. Shown once when issued; only its SHA-256 and a prefix are stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="management_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
 # Kept in their own modules, loaded with the app's models.
 from integrations.alerts.models import AlertIncident, AlertSettings  # noqa: E402, F401
 from integrations.audit.models import AuditEntry, AuditTarget  # noqa: E402, F401
