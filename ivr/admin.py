@@ -11,6 +11,7 @@ from integrations.admin.events import RecordAdmin, pretty_json, truncate
 from integrations.admin.scoping import AccountScopedAdmin, visible_accounts
 from integrations.clients import dixa, npstoday
 from integrations.clients.http import ApiUnavailable
+from integrations.services.dixa_sync import subscription_sync_request
 from ivr.forms import IvrMappingForm
 from ivr.models import DeliveryAttempt, IvrMapping, NpsTodayDelivery, SurveyTrigger
 from ivr.selectors import mappings_with_recent_counts
@@ -76,6 +77,18 @@ class IvrMappingAdmin(AccountScopedAdmin):
         obj.campaign_name = form.campaign_names.get(obj.campaign_id, obj.campaign_name)
         obj.queue_name = form.queue_names.get(obj.queue_id, obj.queue_name)
         super().save_model(request, obj, form, change)
+        if not change or {"queue_id", "enabled"} & set(form.changed_data):
+            subscription_sync_request(account_id=obj.account_id)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        subscription_sync_request(account_id=obj.account_id)
+
+    def delete_queryset(self, request, queryset):
+        account_ids = set(queryset.values_list("account_id", flat=True))
+        super().delete_queryset(request, queryset)
+        for account_id in account_ids:
+            subscription_sync_request(account_id=account_id)
 
     @admin.display(description="campaign", ordering="campaign_id")
     def campaign(self, obj):

@@ -7,7 +7,8 @@ class IvrConfig(AppConfig):
 
     def ready(self) -> None:
         from integrations import events
-        from integrations.services import config
+        from integrations.services import config, dixa_webhooks
+        from ivr.selectors import dixa_event_types, dixa_queue_ids
         from ivr.services import config as ivr_config
         from ivr.services import retention  # noqa: F401  (registers its retention step)
         from ivr.services.triggers import conversation_abandoned_handle, conversation_closed_handle
@@ -15,5 +16,7 @@ class IvrConfig(AppConfig):
         events.subscribe("ConversationClosed", "survey", conversation_closed_handle)
         events.subscribe("ConversationAbandoned", "survey", conversation_abandoned_handle)
         config.register_section("ivr_mappings", ivr_config.ivr_mappings_apply)
+        dixa_webhooks.register_queue_source("ivr", dixa_queue_ids)
+        dixa_webhooks.register_event_types("ivr", dixa_event_types)
         for key in ivr_config.DELIVERY_KEYS:
             config.register_section(key, ivr_config.delivery_policy_apply(key))

@@ -18,3 +18,17 @@ def mappings_with_recent_counts(queryset: QuerySet[IvrMapping]) -> QuerySet[IvrM
             "triggers", filter=recent & Q(triggers__status=SurveyTrigger.Status.FAILED)
         ),
     )
+
+
+def dixa_queue_ids(account) -> list[str]:
+    """The Dixa queues the account surveys: its Dixa subscription's queue filter."""
+    return list(
+        IvrMapping.objects.filter(account=account, enabled=True)
+        .values_list("queue_id", flat=True)
+        .distinct()
+    )
+
+
+def dixa_event_types(account) -> list[str]:
+    """What the relay needs from Dixa: closes to survey, abandons to record the skip."""
+    return ["ConversationClosed", "ConversationAbandoned"]

@@ -272,3 +272,26 @@ NPSTODAY_FEEDBACK_APP_URL = env(
 )
 # How long the card waits for nps.today's token; Dixa gives up on the card after 10 s.
 CARD_NPSTODAY_TIMEOUT_SECONDS = env.float("CARD_NPSTODAY_TIMEOUT_SECONDS", default=5.0)
+
+# --- Connect Dixa (integrations/services/dixa_*.py, docs/dixa.md) ---------------------------
+# The platform's public base URL: the subscription Connect Dixa makes points Dixa at
+# f"{PUBLIC_URL}/api/dixa/relay".
+PUBLIC_URL = env("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+DIXA_WEBHOOK_NAME = env("DIXA_WEBHOOK_NAME", default="nps survey relay")
+# A burst of mapping edits makes one PATCH of the queue filter, this long after the first.
+DIXA_SYNC_DEBOUNCE_SECONDS = env.float("DIXA_SYNC_DEBOUNCE_SECONDS", default=10)
+DIXA_SYNC_RETRY_SECONDS = env.float("DIXA_SYNC_RETRY_SECONDS", default=60)
+# A rotated relay key is revoked once Dixa used the new one, or after this long.
+DIXA_KEY_GRACE_SECONDS = env.int("DIXA_KEY_GRACE_SECONDS", default=3600)
+# A replaced subscription keeps delivering (and its secret stays valid) this long: Dixa's
+# retries of its last failures (5, a minute apart) land within it.
+DIXA_SECRET_OVERLAP_SECONDS = env.int("DIXA_SECRET_OVERLAP_SECONDS", default=900)
+CELERY_TASK_ROUTES["integrations.tasks.dixa_*"] = {"queue": "dixa"}
+CELERY_BEAT_SCHEDULE["dixa-maintain"] = {
+    "task": "integrations.tasks.dixa_maintain",
+    "schedule": timedelta(seconds=env.float("DIXA_MAINTAIN_SECONDS", default=15)),
+}
+CELERY_BEAT_SCHEDULE["dixa-watch"] = {
+    "task": "integrations.tasks.dixa_watch",
+    "schedule": timedelta(seconds=env.float("DIXA_WATCH_SECONDS", default=300)),
+}

@@ -6,7 +6,9 @@ conversation's custom attributes for P-GAP. Failures raise `ApiUnavailable`: no 
 tell a refused token (401/403) or an unknown conversation (404) from a busy Dixa (429, 5xx).
 """
 
+import time
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx
 from django.conf import settings
@@ -84,3 +86,103 @@ def patch_custom_attributes(token: str, csid: int, values: dict) -> list[dict]:
     list of option values, a Text a string). Returns the attributes Dixa reports."""
     data = _call("PATCH", f"/v1/conversations/{int(csid)}/custom-attributes", token, json=values)
     return data if isinstance(data, list) else []
+
+
+# --- Webhook subscriptions (/beta/webhooks) ---------------------------------------------------
+# Dixa's beta API for the subscriptions Connect Dixa makes. Each call waits for a slot of the
+# token's 10/s, and retries 429 (after Retry-After) and 5xx a few times with backoff before
+# raising; callers retry further from Celery. Create answers 201, delete 204.
+
+WEBHOOKS = "/beta/webhooks"
+WEBHOOK_TRIES = 3
+WEBHOOK_BACKOFF = 0.5  # seconds, doubled per try
+MAX_RETRY_AFTER = 5.0
+
+
+def _retry_delay(error: "DixaError", attempt: int) -> float:
+    try:
+        return min(float(error.retry_after), MAX_RETRY_AFTER)
+    except (TypeError, ValueError):
+        return WEBHOOK_BACKOFF * 2**attempt
+
+
+@sensitive_variables("token")
+def _webhook_call(method: str, path: str, token: str, *, json: dict | None = None):
+    """`data` of Dixa's answer (None for 204). 429 and 5xx are retried, then raised."""
+    from integrations.ratelimit import wait_for_slot
+
+    url = f"{settings.DIXA_API_URL}{path}"
+    for attempt in range(WEBHOOK_TRIES):
+        wait_for_slot("dixa", token, limit=settings.DIXA_RATE_LIMIT)
+        try:
+            response = client().request(
+                method, url, headers={"Authorization": token}, json=json, timeout=TIMEOUT
+            )
+        except httpx.TimeoutException as exc:
+            # Not retried here: a create may have been made; the caller looks it up first.
+            raise ApiUnavailable(f"Dixa did not answer {method} {path} in time") from exc
+        except httpx.HTTPError as exc:
+            raise ApiUnavailable(f"no answer from Dixa ({type(exc).__name__})") from exc
+        if response.status_code in (200, 201, 204):
+            break
+        error = DixaError(
+            f"Dixa answered {response.status_code} to {method} {path}: {response.text[:200]}",
+            status=response.status_code,
+            retry_after=response.headers.get("retry-after"),
+        )
+        if not (response.status_code == 429 or response.status_code >= 500):
+            raise error
+        if attempt == WEBHOOK_TRIES - 1:
+            raise error
+        time.sleep(_retry_delay(error, attempt))
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json().get("data")
+    except (ValueError, AttributeError) as exc:
+        raise ApiUnavailable(f"Dixa's answer to {method} {path} is not a JSON object") from exc
+
+
+@sensitive_variables("token")
+def webhook_list(token: str) -> list[dict]:
+    data = _webhook_call("GET", WEBHOOKS, token)
+    return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+
+
+@sensitive_variables("token")
+def webhook_get(token: str, subscription_id: str) -> dict:
+    data = _webhook_call("GET", f"{WEBHOOKS}/{quote(subscription_id, safe='')}", token)
+    return data if isinstance(data, dict) else {}
+
+
+@sensitive_variables("token", "body")
+def webhook_create(token: str, body: dict) -> dict:
+    data = _webhook_call("POST", WEBHOOKS, token, json=body)
+    return data if isinstance(data, dict) else {}
+
+
+@sensitive_variables("token", "body")
+def webhook_patch(token: str, subscription_id: str, body: dict) -> dict:
+    data = _webhook_call("PATCH", f"{WEBHOOKS}/{quote(subscription_id, safe='')}", token, json=body)
+    return data if isinstance(data, dict) else {}
+
+
+@sensitive_variables("token")
+def webhook_delete(token: str, subscription_id: str) -> None:
+    _webhook_call("DELETE", f"{WEBHOOKS}/{quote(subscription_id, safe='')}", token)
+
+
+@sensitive_variables("token")
+def webhook_delivery_status(token: str, subscription_id: str) -> list[dict]:
+    path = f"{WEBHOOKS}/{quote(subscription_id, safe='')}/delivery-status"
+    data = _webhook_call("GET", path, token)
+    return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+
+
+@sensitive_variables("token")
+def webhook_delivery_logs(token: str, subscription_id: str, event: str) -> list[dict]:
+    path = (
+        f"{WEBHOOKS}/{quote(subscription_id, safe='')}/delivery-status/logs/{quote(event, safe='')}"
+    )
+    data = _webhook_call("GET", path, token)
+    return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []

@@ -21,6 +21,7 @@ from integrations.services.config import (
     strip_secrets,
     validated_save,
 )
+from integrations.services.dixa_sync import subscription_sync_request
 from ivr.models import IvrMapping, NpsTodayDelivery
 
 FIELDS = (
@@ -57,6 +58,8 @@ def ivr_mappings_apply(account: Account, specs) -> bool:
             except ConfigError as exc:
                 raise ConfigError(f"{spec['name']}: {exc}") from exc
             changed = True
+    if changed:
+        subscription_sync_request(account_id=account.pk)
     return changed
 
 

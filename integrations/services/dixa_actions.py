@@ -1,0 +1,74 @@
+"""The named actions on an account's Dixa connection (admin, command and tasks call these),
+and the two beat runs that keep connections in step and watched."""
+
+import logging
+from functools import partial
+
+from django.db import transaction
+
+from integrations.clients.http import ApiUnavailable
+from integrations.models import Account, DixaConnection
+from integrations.services import dixa_monitor, dixa_rotate, dixa_sync
+from integrations.services.dixa_connect import Outcome, dixa_connect
+from integrations.services.dixa_disconnect import dixa_disconnect
+
+logger = logging.getLogger(__name__)
+State = DixaConnection.State
+
+ACTIONS = {
+    "connect": lambda account: dixa_connect(account=account),
+    "key_rotate": lambda account: dixa_rotate.dixa_key_rotate(account=account),
+    "subscription_replace": lambda account: dixa_rotate.dixa_subscription_replace(account=account),
+    "disable": lambda account: dixa_disconnect(account=account, delete=False),
+    "delete": lambda account: dixa_disconnect(account=account, delete=True),
+}
+LABELS = {
+    "connect": "Connect / repair",
+    "key_rotate": "Rotate relay key",
+    "subscription_replace": "Replace subscription (new secret)",
+    "disable": "Disconnect (disable in Dixa)",
+    "delete": "Disconnect (delete in Dixa)",
+}
+
+
+def dixa_action_run(*, account_id: int, action: str) -> Outcome:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown Dixa action {action!r}")
+    account = Account.objects.get(pk=account_id)
+    outcome = ACTIONS[action](account)
+    logger.info("Dixa %s for account %s: %s", action, account, outcome.message)
+    return outcome
+
+
+def dixa_action_request(*, account: Account, action: str) -> None:
+    """Queue `action` for the account (after the current transaction commits)."""
+    from integrations.tasks import dixa_action
+
+    if action not in ACTIONS:
+        raise ValueError(f"unknown Dixa action {action!r}")
+    transaction.on_commit(partial(dixa_action.delay, account.pk, action))
+
+
+def dixa_maintain_run() -> None:
+    for account_id in dixa_sync.due_syncs():
+        try:
+            dixa_sync.subscription_sync(account_id=account_id)
+        except ApiUnavailable as exc:
+            logger.warning("Dixa sync of account %s waits: %s", account_id, exc)
+    try:
+        dixa_rotate.rotations_finish()
+    except ApiUnavailable as exc:
+        logger.warning("a Dixa rotation waits: %s", exc)
+
+
+def dixa_watch_run() -> None:
+    watched = DixaConnection.objects.select_related("account", "api_key").filter(
+        state__in=dixa_sync.WATCHED_STATES
+    )
+    for connection in watched:
+        try:
+            state = dixa_sync.subscription_check(connection=connection)
+            if state not in (State.MISSING, State.FAILED):
+                dixa_monitor.delivery_status_pull(connection=connection)
+        except ApiUnavailable as exc:
+            logger.warning("Dixa did not answer the check of %s: %s", connection.account, exc)

@@ -1,0 +1,167 @@
+"""Connect Dixa: create or update the account's webhook subscription through Dixa's API.
+
+Idempotent: ours is found by the id we stored, then by our relay URL (a create whose answer
+was lost), and updated; a second one is never made. The relay key goes into the
+subscription's Token authorization; the secretKey Dixa returns becomes a signing secret
+and signatures are required. A refused token leaves nothing half made: the key issued for
+the attempt is revoked and the account shows Dixa's answer in a sentence.
+
+Raises ApiUnavailable when Dixa is busy or does not answer (the task retries with backoff).
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from integrations.clients import dixa
+from integrations.clients.http import ApiUnavailable
+from integrations.models import Account, DixaConnection
+from integrations.services.api_keys import IssuedKey, api_key_create, api_key_revoke
+from integrations.services.dixa_webhooks import (
+    Desired,
+    State,
+    authorization_matches,
+    connection_for,
+    desired_subscription,
+    record,
+    refused_sentence,
+    secret_adopt,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    message: str
+
+
+@sensitive_variables("api_token")
+def dixa_connect(*, account: Account, api_token: str | None = None) -> Outcome:
+    """Connect (or repair): make Dixa's subscription match what the account needs."""
+    connection = connection_for(account)
+    if api_token:
+        connection.api_token = api_token
+        connection.save(update_fields=["api_token"])
+    if not connection.api_token:
+        message = "No Dixa API token: enter one on the Dixa connection, then connect."
+        record(connection, State.FAILED, message)
+        return Outcome(False, message)
+    desired = desired_subscription(account)
+    try:
+        existing = find_subscription(connection, desired.url)
+    except dixa.DixaError as exc:
+        return _refused(connection, exc)
+    issued = None
+    if existing is None or not _holds_our_key(existing, connection):
+        issued = api_key_create(account=account, name="Dixa webhook (Connect Dixa)")
+    try:
+        data = _apply(connection, desired, existing, issued)
+    except dixa.DixaError as exc:
+        if issued:
+            api_key_revoke(api_key=issued.api_key)
+        if exc.status == 429 or exc.status >= 500:
+            _busy(connection, exc)
+            raise
+        return _refused(connection, exc)
+    except ApiUnavailable as exc:
+        # A create may have reached Dixa; the next try finds it by URL and gives it a key.
+        if issued:
+            api_key_revoke(api_key=issued.api_key)
+        _busy(connection, exc)
+        raise
+    return _adopt(connection, desired, data, issued, created=existing is None)
+
+
+def find_subscription(connection: DixaConnection, url: str) -> dict | None:
+    """Ours in Dixa: by the stored id, else the first with our relay URL."""
+    token = connection.api_token
+    if connection.subscription_id:
+        try:
+            return dixa.webhook_get(token, connection.subscription_id)
+        except dixa.DixaError as exc:
+            if exc.status != 404:
+                raise
+    return next((s for s in dixa.webhook_list(token) if s.get("url") == url), None)
+
+
+def _holds_our_key(subscription: dict, connection: DixaConnection) -> bool:
+    matches = authorization_matches(subscription, connection.api_key)
+    if matches is None:  # Dixa does not show it: trust our own record of the subscription
+        return subscription.get("id") == connection.subscription_id and bool(
+            connection.api_key and connection.api_key.is_active
+        )
+    return matches
+
+
+@sensitive_variables("issued")
+def _apply(connection, desired: Desired, existing: dict | None, issued: IssuedKey | None):
+    key = issued.plaintext if issued else None
+    if existing is None:
+        return dixa.webhook_create(connection.api_token, desired.body(key=key))
+    return dixa.webhook_patch(connection.api_token, existing["id"], desired.body(key=key))
+
+
+@transaction.atomic
+def _adopt(
+    connection: DixaConnection,
+    desired: Desired,
+    data: dict,
+    issued: IssuedKey | None,
+    *,
+    created: bool,
+) -> Outcome:
+    subscription_id = str(data.get("id", ""))
+    secret = secret_adopt(connection.account, str(data.get("secretKey") or ""), subscription_id)
+    previous_secret = connection.signing_secret
+    if previous_secret and secret and previous_secret.pk != secret.pk:
+        # The old subscription is gone (deleted by hand, or replaced): its secret goes too.
+        previous_secret.is_active = False
+        previous_secret.save(update_fields=["is_active"])
+    if issued:
+        if connection.api_key and connection.api_key.is_active:
+            api_key_revoke(api_key=connection.api_key)
+        connection.api_key = issued.api_key
+    enabled = bool(data.get("enabled", desired.enabled))
+    verb = "created" if created else "updated"
+    queues = f"{len(desired.queue_ids)} queue(s)" if desired.queue_ids else "no mapped queue"
+    detail = (
+        f"Subscription {subscription_id} {verb}: {', '.join(desired.events) or 'no events'}; "
+        f"{queues}; {'enabled' if enabled else 'disabled until a mapping is enabled'}."
+    )
+    now = timezone.now()
+    record(
+        connection,
+        State.CONNECTED,
+        detail,
+        subscription_id=subscription_id,
+        subscription_url=desired.url,
+        events=desired.events,
+        queue_ids=desired.queue_ids,
+        enabled=enabled,
+        api_key=connection.api_key,
+        signing_secret=secret or previous_secret,
+        synced_at=now,
+        checked_at=now,
+        sync_due_at=None,
+    )
+    logger.info("Dixa subscription %s %s for account %s", subscription_id, verb, connection.account)
+    return Outcome(True, detail)
+
+
+def _refused(connection: DixaConnection, exc: "dixa.DixaError") -> Outcome:
+    message = refused_sentence(exc.status)
+    if not exc.refused_token:
+        message = f"{message} {exc}"
+    # A refused token does not undo a working subscription: it keeps its state otherwise.
+    state = State.FAILED if connection.state == State.NOT_CONNECTED or exc.refused_token else None
+    record(connection, state or connection.state, message)
+    return Outcome(False, message)
+
+
+def _busy(connection: DixaConnection, exc: Exception) -> None:
+    record(connection, connection.state, f"Dixa is busy or unreachable ({exc}); retrying.")

@@ -1,0 +1,151 @@
+"""Dixa's view of its deliveries to us: the last delivery per event type and the logs
+behind it, pulled by beat, kept once per delivery, and reconciled with what we stored.
+
+A delivery Dixa reports as accepted must be an InboundEvent here (we answer 2xx only after
+the commit): one that is not is flagged loudly. Failures keep Dixa's code and text.
+"""
+
+import json
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from integrations.clients import dixa
+from integrations.models import DixaConnection, DixaDeliveryLog, DixaDeliveryStatus, InboundEvent
+
+logger = logging.getLogger(__name__)
+Reconciliation = DixaDeliveryLog.Reconciliation
+MAX_TEXT = 500
+
+
+def _when(value) -> timezone.datetime | None:
+    moment = parse_datetime(str(value)) if value else None
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.UTC)
+    return moment
+
+
+def _event_id(payload) -> str:
+    try:
+        body = json.loads(payload) if isinstance(payload, str) else payload
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    return str(body.get("event_id") or body.get("eventId") or "")[:255]
+
+
+def _code(detail: dict) -> int | None:
+    code = detail.get("responseCode")
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+def delivery_status_pull(*, connection: DixaConnection) -> dict[str, int]:
+    """Pull the status and logs of the subscription; returns counts of new log rows by
+    reconciliation. Raises ApiUnavailable/DixaError when Dixa does not answer."""
+    token, subscription_id = connection.api_token, connection.subscription_id
+    now = timezone.now()
+    statuses = dixa.webhook_delivery_status(token, subscription_id)
+    logs: dict[str, list[dict]] = {}
+    for entry in statuses:
+        event = str(entry.get("event", ""))[:100]
+        status = entry.get("deliveryStatus") or {}
+        if event and status.get("_type", "DeliveryDetail") == "DeliveryDetail" and status:
+            logs[event] = dixa.webhook_delivery_logs(token, subscription_id, event)
+    with transaction.atomic():
+        counts = _store_logs(connection, subscription_id, logs, now)
+        for entry in statuses:
+            _store_status(connection, entry, logs.get(str(entry.get("event", ""))) or [], now)
+        connection.status_pulled_at = now
+        connection.save(update_fields=["status_pulled_at"])
+    if counts.get(Reconciliation.MISSING):
+        logger.error(
+            "Dixa reports %d accepted deliveries to account %s that are not recorded here",
+            counts[Reconciliation.MISSING],
+            connection.account_id,
+        )
+    return counts
+
+
+def _store_status(connection, entry: dict, logs: list[dict], now) -> None:
+    event = str(entry.get("event", ""))[:100]
+    if not event:
+        return
+    detail = entry.get("deliveryStatus") or {}
+    details = [log.get("deliveryDetail") or {} for log in logs] + [detail]
+    successes = [_when(d.get("deliveryTimestamp")) for d in details if d.get("success") is True]
+    failures = [d for d in details if d.get("success") is False]
+    failure_times = [_when(d.get("deliveryTimestamp")) for d in failures]
+    last_failure = max(failures, key=lambda d: str(d.get("deliveryTimestamp")), default=None)
+    values = {
+        "last_delivery_at": _when(detail.get("deliveryTimestamp")),
+        "last_success": detail.get("success") if "success" in detail else None,
+        "last_response_code": _code(detail),
+        "last_response_text": str(detail.get("responseText") or "")[:MAX_TEXT],
+        "pulled_at": now,
+    }
+    if any(successes):
+        values["last_success_at"] = max(t for t in successes if t)
+    if any(failure_times) and last_failure:
+        values["last_failure_at"] = max(t for t in failure_times if t)
+        values["last_failure_reason"] = (
+            f"{_code(last_failure) or 'no answer'} {last_failure.get('responseText') or ''}"
+        ).strip()[:MAX_TEXT]
+    DixaDeliveryStatus.objects.update_or_create(
+        connection=connection, event_type=event, defaults=values
+    )
+
+
+def _store_logs(connection, subscription_id: str, logs: dict[str, list[dict]], now) -> dict:
+    rows = []
+    for event, entries in logs.items():
+        for entry in entries:
+            detail = entry.get("deliveryDetail") or {}
+            delivered_at = _when(detail.get("deliveryTimestamp"))
+            if delivered_at is None:
+                continue
+            rows.append(
+                DixaDeliveryLog(
+                    connection=connection,
+                    subscription_id=subscription_id,
+                    event_type=event,
+                    event_id=_event_id(entry.get("payload")),
+                    delivered_at=delivered_at,
+                    success=detail.get("success") is True,
+                    response_code=_code(detail),
+                    response_text=str(detail.get("responseText") or "")[:MAX_TEXT],
+                    pulled_at=now,
+                )
+            )
+    recorded = set(
+        InboundEvent.objects.filter(
+            account_id=connection.account_id,
+            event_id__in={row.event_id for row in rows if row.success and row.event_id},
+        ).values_list("event_id", flat=True)
+    )
+    for row in rows:
+        if not row.success:
+            row.reconciliation = Reconciliation.FAILED
+        elif not row.event_id:
+            row.reconciliation = Reconciliation.UNREADABLE
+        else:
+            row.reconciliation = (
+                Reconciliation.RECORDED if row.event_id in recorded else Reconciliation.MISSING
+            )
+    known = set(
+        DixaDeliveryLog.objects.filter(
+            connection=connection, delivered_at__in={row.delivered_at for row in rows}
+        ).values_list("event_type", "event_id", "delivered_at", "response_code")
+    )
+    new = [
+        row
+        for row in rows
+        if (row.event_type, row.event_id, row.delivered_at, row.response_code) not in known
+    ]
+    DixaDeliveryLog.objects.bulk_create(new, ignore_conflicts=True)
+    counts: dict[str, int] = {}
+    for row in new:
+        counts[row.reconciliation] = counts.get(row.reconciliation, 0) + 1
+    return counts
