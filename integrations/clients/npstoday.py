@@ -1,6 +1,7 @@
 """nps.today's public API: list campaigns, add a campaign member, subscribe to new
-responses."""
+responses, get a Feedback App token."""
 
+import base64
 import uuid
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
@@ -42,6 +43,25 @@ def add_campaign_member(
         respondent_url(campaign_id),
         json=body,
         headers={**auth_headers(api_key), "Idempotency-Key": idempotency_key},
+    )
+
+
+# --- The Feedback App's token (what Dixa's custom card asks nps.today for) -------------------
+def employees_token_url() -> str:
+    return f"{settings.NPSTODAY_API_URL}/employees/token"
+
+
+@sensitive_variables("api_key", "credentials")
+def employees_token(*, api_key: str, body: dict, timeout: float) -> httpx.Response:
+    """POST `body` ({employeeEmail?, customer_email, …}) as the card does, with Basic
+    `ApiKey:<key>`. nps.today answers {token, echo: <the body>}. Raises httpx.HTTPError when
+    there is no answer within `timeout` seconds."""
+    credentials = base64.b64encode(f"ApiKey:{api_key}".encode()).decode()
+    return client().post(
+        employees_token_url(),
+        json=body,
+        headers={"Authorization": f"Basic {credentials}"},
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
     )
 
 

@@ -1,1 +1,1 @@
-from pgap.admin import analytics, predictions, responses, setup  # noqa: F401  (registers the admins)
+from pgap.admin import analytics, card, predictions, responses, setup  # noqa: F401  (registers the admins)

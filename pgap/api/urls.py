@@ -1,8 +1,9 @@
 from django.urls import path
 
-from pgap.api import views
+from pgap.api import card, views
 
 urlpatterns = [
+    path("dixa/card", card.DixaCardView.as_view(), name="dixa-card"),
     path("npstoday/responses", views.NpsTodayResponseView.as_view()),
     path(
         "npstoday/responses/<str:secret>",

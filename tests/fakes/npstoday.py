@@ -6,11 +6,19 @@ Response webhooks: `POST /webhooks/subscriptions/responses` {campaignId, targetU
 eventType: "NewResponse"} answers {id, …} and a Location; `DELETE /webhooks/subscriptions/{id}`;
 `GET /webhooks/subscriptions` (the fake's own, to look). `respond(guid, …)` (or
 `POST /__fake__/respond {"guid": …, "rating": …}`) posts a customer's response to a member,
-as the connector's NewResponse trigger shapes it, to every subscribed URL of its campaign."""
+as the connector's NewResponse trigger shapes it, to every subscribed URL of its campaign.
 
+The custom card's call: `POST /employees/token` (Basic `ApiKey:<key>`, as Dixa's card sends it)
+answers {token, echo: <the body>}; the token is JWT-shaped with a 24-hour `exp`. `GET
+/feedback-app` stands in for nps.today's Feedback App: it posts FEEDBACK_WIDGET_READY to its
+parent, and shows (and keeps in `window.received`) every SET_PARAMETERS it gets."""
+
+import base64
+import binascii
 import itertools
 import json
 import re
+import time
 from datetime import UTC, datetime
 
 import httpx
@@ -23,7 +31,7 @@ SUBSCRIPTION_PATH = re.compile(r"^/webhooks/subscriptions/([^/]+)$")
 
 class FakeNpsToday(FakeApi):
     name = "nps.today"
-    scripted_paths = ("/campaigns/", "/webhooks/")
+    scripted_paths = ("/campaigns/", "/webhooks/", "/employees/")
 
     def __init__(self, api_keys=("nps-test-key",), campaigns=None):
         super().__init__()
@@ -42,6 +50,7 @@ class FakeNpsToday(FakeApi):
         self.subscriptions: dict[int, dict] = {}  # id -> {id, campaignId, targetUrl, …}
         self._subscription_ids = itertools.count(501)
         self._response_ids = itertools.count(90_001)
+        self._token_ids = itertools.count(1)
 
     def state(self) -> dict:
         return {
@@ -52,10 +61,13 @@ class FakeNpsToday(FakeApi):
         }
 
     def route(self, method, path, headers, body) -> Reply:
-        auth = headers.get("authorization", "")
-        if not auth.lower().startswith("apikey ") or auth[7:].strip() not in self.api_keys:
+        if method == "GET" and path == "/feedback-app":
+            return Reply(200, FeedbackAppPage(FEEDBACK_APP_HTML))
+        key = _api_key(headers.get("authorization", ""))
+        if key not in self.api_keys:
             return Reply(401, {"message": "invalid api key"})
-        key = auth[7:].strip()
+        if method == "POST" and path == "/employees/token":
+            return self._employee_token(body)
         if method == "GET" and path in ("/campaigns", "/campaigns/"):
             campaigns = self.campaigns_for(key)
             return Reply(200, [{"id": cid, "name": name} for cid, name in campaigns.items()])
@@ -72,6 +84,33 @@ class FakeNpsToday(FakeApi):
         if method == "DELETE" and match:
             return self._unsubscribe(key, match.group(1))
         return Reply(404, {"message": "not found"})
+
+    def _employee_token(self, body: bytes) -> Reply:
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return Reply(400, {"message": "body is not JSON"})
+        if not isinstance(request, dict):
+            return Reply(400, {"message": "body must be an object"})
+        claims = {
+            "sub": request.get("employeeEmail") or "",
+            "jti": next(self._token_ids),
+            "exp": int(time.time()) + 24 * 3600,
+        }
+        token = ".".join(_b64url(part) for part in ({"alg": "none"}, claims, {}))
+        return Reply(200, {"token": token, "echo": request})
+
+    @staticmethod
+    def _write(handler, reply: Reply) -> None:
+        if not isinstance(reply.body, FeedbackAppPage):
+            return FakeApi._write(handler, reply)
+        data = reply.body.html.encode()
+        handler.send_response(reply.status)
+        handler.send_header("Content-Type", "text/html; charset=utf-8")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+        return None
 
     # --- response webhooks -----------------------------------------------------------
     def _subscribe(self, key: str, body: bytes) -> Reply:
@@ -198,6 +237,52 @@ class FakeNpsToday(FakeApi):
             stored = {"id": next(self._ids), "campaignId": campaign_id, **member}
             self.members[guid or f"no-guid-{stored['id']}"] = stored
         return Reply(200, stored)
+
+
+def _api_key(authorization: str) -> str:
+    """The key of `apikey <key>` or of Basic `ApiKey:<key>` (the card's form); "" if none."""
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() == "apikey":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return password if user == "ApiKey" else ""
+    return ""
+
+
+def _b64url(part: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+
+class FeedbackAppPage:
+    """An HTML answer (every other answer of the fake is JSON)."""
+
+    def __init__(self, html: str):
+        self.html = html
+
+
+FEEDBACK_APP_HTML = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>fake Feedback App</title></head>
+<body style="font: 13px sans-serif; margin: 8px">
+<strong>Fake Feedback App</strong>
+<p id="state">waiting for SET_PARAMETERS</p>
+<pre id="received" style="white-space: pre-wrap"></pre>
+<script>
+  window.received = [];
+  window.addEventListener("message", (event) => {
+    if (!event.data || event.data.action !== "SET_PARAMETERS") return;
+    window.received.push(event.data.parameters);
+    document.getElementById("state").textContent = "SET_PARAMETERS received";
+    document.getElementById("received").textContent =
+      JSON.stringify(event.data.parameters, null, 1);
+  });
+  window.parent.postMessage({ action: "FEEDBACK_WIDGET_READY" }, "*");
+</script>
+</body></html>
+"""
 
 
 def _validate(member) -> str | None:
