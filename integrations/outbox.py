@@ -53,6 +53,8 @@ class Outbox:
     release: dict  # values that put a claimed row back to pending
     # When set, a pending row is due once this has passed; a reclaimed row is due at once.
     schedule_field: str | None = None
+    # Without a schedule, when a pending row became due (its arrival); for /metrics' age.
+    due_since_field: str | None = None
     chunk: int = 20  # ids per message, so that several workers share a backlog
     on_reclaim: Callable[[list[int]], None] | None = field(default=None, compare=False)
 

@@ -152,6 +152,13 @@ AUTH_CACHE_SECONDS = env.float("AUTH_CACHE_SECONDS", default=5)
 
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username
 # from one address, that pair is locked out for AXES_COOLOFF_TIME (answer 429). API keys
+# Prometheus' /metrics: a bearer token, or addresses/networks allowed to scrape; with neither,
+# only this machine (docs/metrics.md).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)  # 0: the worker serves none
+WORKER_METRICS_ADDR = env("WORKER_METRICS_ADDR", default="127.0.0.1")
+
 # don't go through these backends; their callers are limited by the ingest's own rules.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

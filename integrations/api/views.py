@@ -3,6 +3,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from integrations import metrics
 from integrations.api.authentication import ApiKeyAuthentication
 from integrations.services.ingest import delivery_receive, kept_headers
 
@@ -41,4 +42,14 @@ class DixaRelayView(APIView):
             declared_length=declared_length(request.META),
             headers=kept_headers(request.META),
         )
+        if receipt.body.get("error") == "invalid_signature":
+            metrics.signature_failures.labels(account=request.user.account.slug).inc()
         return Response(receipt.body, status=receipt.status_code)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Every answer counts, those of authentication and method checks too.
+        data = response.data if isinstance(response.data, dict) else {}
+        outcome = data.get("status") or data.get("error")
+        outcome = outcome if isinstance(outcome, str) else "other"
+        metrics.deliveries_received.labels(outcome, str(response.status_code)).inc()
+        return super().finalize_response(request, response, *args, **kwargs)

@@ -47,6 +47,7 @@ INBOUND = outbox.register(
         claimed_at_field="processing_started_at",
         attempts_field="processing_attempts",
         release={"status": Status.RECEIVED},
+        due_since_field="received_at",
         on_reclaim=_give_up_on_poison,
     )
 )

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 from integrations import launcher
+from integrations.metrics import multiprocess_dir_prepare
 
 ROOT = launcher.ROOT
 
@@ -50,6 +51,7 @@ def process_env(tmp_path: Path, **overrides) -> dict[str, str]:
         ENQUEUE_BACKOFF_SECONDS="1",
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
+        PROMETHEUS_MULTIPROC_DIR=multiprocess_dir_prepare(tmp_path / "metrics"),
     )
     env.update({k: str(v) for k, v in overrides.items()})
     return env

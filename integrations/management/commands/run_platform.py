@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from integrations import launcher
+from integrations.metrics import multiprocess_dir_prepare
 
 STOP_GRACE_SECONDS = 15
 
@@ -40,6 +41,8 @@ class Command(BaseCommand):
             "DJANGO_SETTINGS_MODULE": os.environ.get(
                 "DJANGO_SETTINGS_MODULE", "config.settings.local"
             ),
+            # Every process counts into one folder; the web's /metrics sums them.
+            "PROMETHEUS_MULTIPROC_DIR": multiprocess_dir_prepare(run_dir / "metrics"),
         }
         commands = {
             "web": launcher.web(bind=f"{host}:{port}", workers=web_workers),
