@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
 
 
 class IntegrationsConfig(AppConfig):
@@ -6,4 +7,13 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Accounts and Dixa ingest"
 
     def ready(self) -> None:
+        from integrations.alerts.conditions import register_conditions
         from integrations.services import processing  # noqa: F401  (registers its outbox)
+
+        register_conditions()
+
+
+class RelayAdminConfig(AdminConfig):
+    """django.contrib.admin, whose default site opens on the dashboard."""
+
+    default_site = "integrations.admin_site.RelayAdminSite"

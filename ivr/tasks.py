@@ -7,3 +7,11 @@ def deliver_surveys(self, trigger_ids: list[int]) -> None:
 
     for trigger_id in trigger_ids:
         trigger_deliver(trigger_id=trigger_id, task_id=self.request.id or "")
+
+
+@shared_task(acks_late=True, soft_time_limit=240, time_limit=270)
+def count_daily() -> int:
+    """Beat: today's and yesterday's counts for the dashboard."""
+    from ivr.services.daily_counts import daily_counts_refresh
+
+    return daily_counts_refresh()

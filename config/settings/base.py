@@ -12,7 +12,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "integrations.apps.RelayAdminConfig",  # django.contrib.admin with the dashboard as index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -265,6 +265,27 @@ RETENTION_MAX_BATCHES = env.int("RETENTION_MAX_BATCHES", default=100)
 CELERY_BEAT_SCHEDULE["purge-expired"] = {
     "task": "integrations.tasks.purge_expired",
     "schedule": timedelta(hours=1),
+}
+
+# --- Alerts and the admin's dashboard (docs/admin.md) ----------------------------------------
+# Alerts go by email (Django's mail settings; the console in development) and to each
+# account's webhook. Conditions are evaluated every minute; the dashboard's counts every 5.
+EMAIL_BACKEND = env(
+    "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="relay@localhost")
+CELERY_BEAT_SCHEDULE["evaluate-alerts"] = {
+    "task": "integrations.tasks.evaluate_alerts",
+    "schedule": timedelta(minutes=1),
+}
+CELERY_BEAT_SCHEDULE["count-daily"] = {
+    "task": "ivr.tasks.count_daily",
+    "schedule": timedelta(minutes=5),
 }
 
 # --- P-GAP ---------------------------------------------------------------------------------

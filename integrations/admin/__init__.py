@@ -1,1 +1,1 @@
-from integrations.admin import accounts, events  # noqa: F401  (registers the model admins)
+from integrations.admin import accounts, banners, events  # noqa: F401  (registers the admins)
