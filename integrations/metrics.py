@@ -102,6 +102,10 @@ def register_gauge(
     _gauges[name] = Gauge(name, documentation, labels, read)
 
 
+def gauge_names() -> list[str]:
+    return list(_gauges)
+
+
 class ScrapeTimeCollector(Collector):
     def collect(self):
         for gauge in list(_gauges.values()):
