@@ -34,6 +34,22 @@ def notify_alert_incident(incident_pk: int) -> str:
     return alert_incident_notify(incident_pk=incident_pk)
 
 
+@shared_task(acks_late=True, soft_time_limit=120, time_limit=150)
+def evaluate_alerts() -> dict[str, int]:
+    """Beat, every minute: open and resolve alert incidents."""
+    from integrations.alerts.services import alerts_evaluate
+
+    evaluation = alerts_evaluate()
+    return {"opened": len(evaluation.opened), "resolved": len(evaluation.resolved)}
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=75)
+def notify_alert_incident(incident_pk: int) -> str:
+    from integrations.alerts.notify import alert_incident_notify
+
+    return alert_incident_notify(incident_pk=incident_pk)
+
+
 # --- Dixa webhook subscription (integrations/services/dixa_*.py), on the dixa queue --------
 # Dixa busy or silent (ApiUnavailable, which DixaError's 429/5xx are): retried with backoff.
 DIXA_RETRY = {
