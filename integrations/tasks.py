@@ -5,9 +5,10 @@ from integrations.clients.http import ApiUnavailable
 
 @shared_task(acks_late=True)
 def process_inbound_events(event_pks: list[int]) -> None:
-    from integrations.services.processing import inbound_events_process
+    from integrations.services.processing import inbound_event_process
 
-    inbound_events_process(event_pks)
+    for pk in event_pks:
+        inbound_event_process(event_pk=pk)
 
 
 @shared_task(acks_late=True, soft_time_limit=300, time_limit=330)
@@ -16,22 +17,6 @@ def purge_expired() -> dict[str, int]:
     from integrations.retention import retention_purge
 
     return retention_purge()
-
-
-@shared_task(acks_late=True, soft_time_limit=120, time_limit=150)
-def evaluate_alerts() -> dict[str, int]:
-    """Beat, every minute: open and resolve alert incidents."""
-    from integrations.alerts.services import alerts_evaluate
-
-    evaluation = alerts_evaluate()
-    return {"opened": len(evaluation.opened), "resolved": len(evaluation.resolved)}
-
-
-@shared_task(acks_late=True, soft_time_limit=60, time_limit=75)
-def notify_alert_incident(incident_pk: int) -> str:
-    from integrations.alerts.notify import alert_incident_notify
-
-    return alert_incident_notify(incident_pk=incident_pk)
 
 
 @shared_task(acks_late=True, soft_time_limit=120, time_limit=150)
