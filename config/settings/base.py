@@ -19,6 +19,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files (no CDN)
     "axes",
     "integrations.apps.IntegrationsConfig",
     "ivr.apps.IvrConfig",
@@ -237,6 +239,37 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "integrations.api.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The management API's throttle (integrations/api/manage/throttling.py), per user, counted
+    # in the default cache: Redis when REDIS_URL is set (shared by every web process).
+    "DEFAULT_THROTTLE_RATES": {
+        "management": env("API_THROTTLE_RATE", default="600/min"),
+    },
+}
+
+# The management API's OpenAPI document (docs/api.md): /api/v1/schema, /api/v1/docs, /api/v1/redoc.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Dixa survey relay: management API",
+    "DESCRIPTION": "Inbound events, surveys, IVR mappings and P-GAP figures of the accounts "
+    "the token's user may see in the admin.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "EventStatusEnum": "integrations.models.InboundEvent.Status",
+        "EventOutcomeEnum": "integrations.models.InboundEvent.Outcome",
+        "HandlerOutcomeEnum": "integrations.models.HandlerRun.Outcome",
+        "SurveyStatusEnum": "ivr.models.SurveyTrigger.Status",
+        "AttemptOutcomeEnum": "ivr.models.DeliveryAttempt.Outcome",
+    },
+    "PREPROCESSING_HOOKS": ["integrations.api.manage.schema.only_management_api"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integrations.api.manage.schema.add_error_responses",
+    ],
 }
 
 LOGGING = {

@@ -1,0 +1,29 @@
+"""The schema and its pages (Swagger UI, Redoc; their files come from drf-spectacular-sidecar,
+no CDN). Readable by active staff: signed in to the admin (a browser's session) or with a
+management token (tools such as schemathesis)."""
+
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import IsAdminUser
+
+from integrations.api.manage.authentication import ManagementTokenAuthentication
+from integrations.api.manage.throttling import ManagementThrottle
+
+
+class DocsAccess:
+    # The token first: without credentials the answer is 401 with its WWW-Authenticate.
+    authentication_classes = [ManagementTokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAdminUser]
+    throttle_classes = [ManagementThrottle]
+
+
+class SchemaView(DocsAccess, SpectacularAPIView):
+    pass
+
+
+class SwaggerView(DocsAccess, SpectacularSwaggerView):
+    pass
+
+
+class RedocView(DocsAccess, SpectacularRedocView):
+    template_name = "integrations/api_redoc.html"  # without the web fonts of a CDN

@@ -1,0 +1,19 @@
+"""/api/v1/: the schema and its pages, and integrations' endpoints (ivr and pgap add theirs)."""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from integrations.api.manage.accounts import AccountViewSet
+from integrations.api.manage.docs import RedocView, SchemaView, SwaggerView
+from integrations.api.manage.events import InboundEventViewSet
+
+router = SimpleRouter(trailing_slash=False)
+router.register("accounts", AccountViewSet, basename="api-account")
+router.register("events", InboundEventViewSet, basename="api-event")
+
+urlpatterns = [
+    path("schema", SchemaView.as_view(), name="api-schema"),
+    path("docs", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    *router.urls,
+]
