@@ -24,8 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def web(
-    *, bind: str, workers: int = 2, threads: int = 16, timeout: int = 30, access_log: bool = True
+    *, bind: str, workers: int = 2, threads: int = 16, timeout: int = 30, access_log: bool = False
 ) -> list[str]:
+    """gunicorn's own access log is off by default: the platform logs one structured access
+    line per request itself (integrations.structured_logs.RequestIdMiddleware)."""
     args = [str(BIN / "gunicorn"), "config.wsgi", "--bind", bind]
     args += ["--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads)]
     # Another `make run` on the same host must not share this one's control socket.

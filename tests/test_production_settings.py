@@ -1,5 +1,6 @@
 """Production settings refuse insecure defaults. Each case imports them in a fresh process."""
 
+import json
 import os
 import subprocess
 import sys
@@ -74,3 +75,12 @@ def test_hsts_preload_is_the_operators_choice():
     show = "from django.conf import settings; print(settings.SECURE_HSTS_PRELOAD)"
     assert load_production(code=show).stdout.strip() == "False"
     assert load_production(code=show, DJANGO_SECURE_HSTS_PRELOAD="1").stdout.strip() == "True"
+
+
+def test_production_logs_one_json_object_per_line():
+    result = load_production(
+        code="import logging; logging.getLogger('relay.check').warning('survey %s delivered', 7)"
+    )
+    line = json.loads(result.stderr.strip().splitlines()[-1])
+    assert line["event"] == "survey 7 delivered"
+    assert line["logger"] == "relay.check" and line["level"] == "warning"

@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from config.env import BASE_DIR, env
+from integrations import structured_logs
 
 INSECURE_DEFAULT_SECRET_KEY = "django-insecure-dev-only-not-for-production"  # noqa: S105
 
@@ -28,6 +29,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every line of the request carries its id, and one access line is logged.
+    "integrations.structured_logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "integrations.middleware.DatabaseUnavailableMiddleware",
@@ -272,11 +275,16 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# Structured logs (integrations/structured_logs.py, docs/logging.md): `console` is a readable
+# line, `json` one JSON object per line (production's default). Either way every line carries
+# the ids bound for its request or task (request_id, account, event_id, survey_id).
+LOG_FORMAT = env("LOG_FORMAT", default="console")
+structured_logs.configure()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"structured": structured_logs.formatter(LOG_FORMAT)},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -7,9 +7,11 @@ from config.settings.base import (
     DEBUG,
     FIELD_ENCRYPTION_KEYS,
     INSECURE_DEFAULT_SECRET_KEY,
+    LOGGING,
     SECRET_KEY,
     env,
 )
+from integrations import structured_logs
 
 if DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG must be off in production.")
@@ -40,3 +42,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# One JSON object per line, for the log pipeline (docs/logging.md); LOG_FORMAT=console reads
+# better on a terminal.
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOGGING["formatters"]["structured"] = structured_logs.formatter(LOG_FORMAT)
