@@ -37,6 +37,11 @@ class DixaError(ApiUnavailable):
     def refused_token(self) -> bool:
         return self.status in (401, 403)
 
+    @property
+    def busy(self) -> bool:
+        """Worth another try later: rate-limited or a server error."""
+        return self.status == 429 or self.status >= 500
+
 
 @sensitive_variables("token")
 def list_queues(token: str) -> list[Queue]:
@@ -130,9 +135,7 @@ def _webhook_call(method: str, path: str, token: str, *, json: dict | None = Non
             status=response.status_code,
             retry_after=response.headers.get("retry-after"),
         )
-        if not (response.status_code == 429 or response.status_code >= 500):
-            raise error
-        if attempt == WEBHOOK_TRIES - 1:
+        if not error.busy or attempt == WEBHOOK_TRIES - 1:
             raise error
         time.sleep(_retry_delay(error, attempt))
     if response.status_code == 204 or not response.content:

@@ -21,6 +21,7 @@ ACTIONS = {
     "subscription_replace": lambda account: dixa_rotate.dixa_subscription_replace(account=account),
     "disable": lambda account: dixa_disconnect(account=account, delete=False),
     "delete": lambda account: dixa_disconnect(account=account, delete=True),
+    "watch": lambda account: dixa_watch_account(account),
 }
 LABELS = {
     "connect": "Connect / repair",
@@ -28,6 +29,7 @@ LABELS = {
     "subscription_replace": "Replace subscription (new secret)",
     "disable": "Disconnect (disable in Dixa)",
     "delete": "Disconnect (delete in Dixa)",
+    "watch": "Check now",
 }
 
 
@@ -61,14 +63,24 @@ def dixa_maintain_run() -> None:
         logger.warning("a Dixa rotation waits: %s", exc)
 
 
+def dixa_watch_account(account: Account) -> Outcome:
+    """Read the subscription back and pull Dixa's delivery status and logs."""
+    connection = DixaConnection.objects.select_related("account", "api_key").get(account=account)
+    if connection.state not in dixa_sync.WATCHED_STATES:
+        return Outcome(False, f"Not watched: {connection.get_state_display()}.")
+    state = dixa_sync.subscription_check(connection=connection)
+    if state not in (State.MISSING, State.FAILED):
+        dixa_monitor.delivery_status_pull(connection=connection)
+    connection.refresh_from_db()
+    return Outcome(state == State.CONNECTED, connection.detail)
+
+
 def dixa_watch_run() -> None:
-    watched = DixaConnection.objects.select_related("account", "api_key").filter(
+    watched = DixaConnection.objects.select_related("account").filter(
         state__in=dixa_sync.WATCHED_STATES
     )
     for connection in watched:
         try:
-            state = dixa_sync.subscription_check(connection=connection)
-            if state not in (State.MISSING, State.FAILED):
-                dixa_monitor.delivery_status_pull(connection=connection)
+            dixa_watch_account(connection.account)
         except ApiUnavailable as exc:
             logger.warning("Dixa did not answer the check of %s: %s", connection.account, exc)

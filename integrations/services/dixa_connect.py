@@ -55,7 +55,13 @@ def dixa_connect(*, account: Account, api_token: str | None = None) -> Outcome:
     try:
         existing = find_subscription(connection, desired.url)
     except dixa.DixaError as exc:
+        if exc.busy:
+            _busy(connection, exc)
+            raise
         return _refused(connection, exc)
+    except ApiUnavailable as exc:
+        _busy(connection, exc)
+        raise
     issued = None
     if existing is None or not _holds_our_key(existing, connection):
         issued = api_key_create(account=account, name="Dixa webhook (Connect Dixa)")
@@ -64,7 +70,7 @@ def dixa_connect(*, account: Account, api_token: str | None = None) -> Outcome:
     except dixa.DixaError as exc:
         if issued:
             api_key_revoke(api_key=issued.api_key)
-        if exc.status == 429 or exc.status >= 500:
+        if exc.busy:
             _busy(connection, exc)
             raise
         return _refused(connection, exc)

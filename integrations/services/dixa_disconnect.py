@@ -22,7 +22,7 @@ def dixa_disconnect(*, account: Account, delete: bool = False) -> Outcome:
             else:
                 dixa.webhook_patch(connection.api_token, subscription_id, {"enabled": False})
         except dixa.DixaError as exc:
-            if exc.status == 429 or exc.status >= 500:
+            if exc.busy:
                 raise
             if exc.status != 404:
                 message = f"Not disconnected: {refused_sentence(exc.status)}"

@@ -56,7 +56,7 @@ def dixa_key_rotate(*, account: Account) -> Outcome:
         )
     except dixa.DixaError as exc:
         api_key_revoke(api_key=issued.api_key)
-        if exc.status == 429 or exc.status >= 500:
+        if exc.busy:
             raise
         return Outcome(False, f"Key not rotated: {refused_sentence(exc.status)}")
     except Exception:
@@ -93,7 +93,7 @@ def dixa_subscription_replace(*, account: Account) -> Outcome:
         data = dixa.webhook_patch(token, data["id"], {"enabled": desired.enabled})
     except dixa.DixaError as exc:
         api_key_revoke(api_key=issued.api_key)
-        if exc.status == 429 or exc.status >= 500:
+        if exc.busy:
             raise
         return Outcome(False, f"Subscription not replaced: {refused_sentence(exc.status)}")
     except Exception:
@@ -167,7 +167,7 @@ def _retire_subscription(connection: DixaConnection) -> None:
         dixa.webhook_delete(connection.api_token, connection.retiring_subscription_id)
     except dixa.DixaError as exc:
         if exc.status != 404:
-            if exc.status == 429 or exc.status >= 500:
+            if exc.busy:
                 raise
             record(
                 connection,

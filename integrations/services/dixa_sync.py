@@ -78,7 +78,7 @@ def subscription_sync(*, account_id: int) -> bool:
     try:
         _patch(connection)
     except dixa.DixaError as exc:
-        if exc.status == 429 or exc.status >= 500:
+        if exc.busy:
             _retry_later(connection, exc)
             raise
         state = State.MISSING if exc.status == 404 else State.FAILED

@@ -13,13 +13,17 @@
 
 429 and 5xx answers are scripted with `push(...)` or `rate_limit` (tests/fakes/base.py);
 over HTTP, `POST /__fake__/dixa/conversations {"csid": 1, "p_gap": ["7"]}` adds one
-(`"absent": true`: without the attribute).
+(`"absent": true`: without the attribute);
+- `/beta/webhooks`: webhook subscriptions, and a sender that delivers events to them as
+  Dixa does (tests/fakes/dixa_webhooks.py); `POST /__fake__/dixa/close {"csid": 1,
+  "queue_id": "…"}` closes a conversation, which sends ConversationClosed.
 """
 
 import json
 import uuid
 
 from tests.fakes.base import FakeApi, Reply
+from tests.fakes.dixa_webhooks import WebhooksApi
 
 QUEUES = [
     {"id": "986359e5-e201-48ab-84af-c7799e03e58c", "name": "Mail - General", "isDefault": True},
@@ -108,12 +112,24 @@ def default_definitions() -> list[dict]:
     ]
 
 
-class FakeDixa(FakeApi):
+class FakeDixa(WebhooksApi, FakeApi):
     name = "Dixa"
-    scripted_paths = ("/v1/",)
+    scripted_paths = ("/v1/", "/beta/")
 
-    def __init__(self, tokens=("dixa-test-token",), queues=None, auto_conversations=False):
+    def __init__(
+        self,
+        tokens=("dixa-test-token",),
+        queues=None,
+        auto_conversations=False,
+        *,
+        retry_spacing: float | None = None,
+        max_retries: int | None = None,
+        disable_after: int | None = None,
+    ):
         super().__init__()
+        self.webhooks_init(
+            retry_spacing=retry_spacing, max_retries=max_retries, disable_after=disable_after
+        )
         self.tokens = set(tokens)
         self.queues = queues or [dict(q) for q in QUEUES]
         self.auto_conversations = auto_conversations
@@ -160,7 +176,17 @@ class FakeDixa(FakeApi):
             self.conversations[int(csid)] = conversation
         return conversation
 
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> "FakeDixa":
+        super().start(host, port)
+        self.webhooks_start()
+        return self
+
+    def stop(self) -> None:
+        self.webhooks_stop()
+        super().stop()
+
     def reset_state(self) -> None:
+        self.webhooks_reset()
         self.definitions = default_definitions()
         self.conversations.clear()
         self.patched.clear()
@@ -169,6 +195,7 @@ class FakeDixa(FakeApi):
         return {
             "conversations": sorted(self.conversations),
             "patched": [{"csid": csid, "values": values} for csid, values in self.patched],
+            **self.webhooks_state(),
         }
 
     # --- the API -----------------------------------------------------------------------
@@ -176,6 +203,8 @@ class FakeDixa(FakeApi):
         if headers.get("authorization", "").strip() not in self.tokens:
             return Reply(401, {"message": "Unauthorized"})
         parts = path.strip("/").split("/")
+        if parts[:2] == ["beta", "webhooks"]:
+            return self.webhooks_route(method, parts[2:], body)
         if method == "GET" and path == "/v1/queues":
             return Reply(200, {"data": self.queues})
         for queue in self.queues:
@@ -234,6 +263,15 @@ class FakeDixa(FakeApi):
             p_gap = ABSENT if payload.get("absent") else payload.get("p_gap", ["7"])
             self.add_conversation(int(payload["csid"]), p_gap=p_gap)
             return Reply(200, {"added": int(payload["csid"])})
+        if path == "/__fake__/dixa/close" and method == "POST":
+            payload = json.loads(body) if body else {}
+            event_id = self.close_conversation(
+                int(payload["csid"]),
+                queue_id=str(payload.get("queue_id", QUEUES[0]["id"])),
+                assignee=bool(payload.get("assignee", True)),
+                email=payload.get("email"),
+            )
+            return Reply(200, {"event_id": event_id})
         return super()._control(method, path, body)
 
 

@@ -1,0 +1,233 @@
+"""Connect Dixa in the admin: the account's webhook subscription, its actions (Connect or
+Repair, Rotate relay key, Replace subscription, Disconnect, Check now) as buttons on the
+page and as list actions, Dixa's delivery status per event type, and Dixa's delivery logs
+reconciled with what we stored. Actions run on the dixa queue; the page shows the outcome."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from integrations import crypto
+from integrations.admin.events import RecordAdmin
+from integrations.admin.forms import SecretFieldsForm
+from integrations.admin.scoping import AccountScopedAdmin
+from integrations.models import DixaConnection, DixaDeliveryLog, DixaDeliveryStatus
+from integrations.selectors.dixa import dixa_subscription_problems
+from integrations.services.dixa_actions import LABELS, dixa_action_request
+
+State = DixaConnection.State
+COLOURS = {
+    State.CONNECTED: "#2f855a",
+    State.NOT_CONNECTED: "#666",
+    State.DISCONNECTED: "#666",
+}
+BUTTONS = ("connect", "key_rotate", "subscription_replace", "watch", "disable", "delete")
+
+
+class DixaConnectionForm(SecretFieldsForm):
+    secret_fields = ("api_token",)
+
+
+class DeliveryStatusInline(admin.TabularInline):
+    model = DixaDeliveryStatus
+    fields = (
+        "event_type",
+        "last_delivery_at",
+        "last_success",
+        "last_response_code",
+        "last_response_text",
+        "last_success_at",
+        "last_failure_at",
+        "last_failure_reason",
+        "pulled_at",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Dixa's delivery status, per event type"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DixaConnection)
+class DixaConnectionAdmin(AccountScopedAdmin):
+    form = DixaConnectionForm
+    inlines = [DeliveryStatusInline]
+    list_display = ("account", "state_badge", "enabled", "queues", "checked_at", "problems")
+    list_filter = ("state",)
+    list_select_related = ("account",)
+    search_fields = ("account__name", "subscription_id")
+    actions = [f"action_{name}" for name in BUTTONS]
+    change_form_template = "admin/integrations/dixaconnection/change_form.html"
+    readonly_fields = (
+        "state_badge",
+        "detail",
+        "problems",
+        "subscription_id",
+        "subscription_url",
+        "events",
+        "queue_ids",
+        "enabled",
+        "relay_key",
+        "signing",
+        "rotation",
+        "synced_at",
+        "checked_at",
+        "status_pulled_at",
+        "delivery_logs",
+    )
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("account", "api_token")
+        return ("account", "api_token", *self.readonly_fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields + (("account",) if obj else ())
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # Disconnect is the way out; the record of the connection stays
+
+    # --- columns -------------------------------------------------------------------------
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj):
+        colour = COLOURS.get(obj.state, "#ba2121")
+        return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_state_display())
+
+    @admin.display(description="queues")
+    def queues(self, obj):
+        return len(obj.queue_ids)
+
+    @admin.display(description="problems")
+    def problems(self, obj):
+        found = dixa_subscription_problems(obj.account)
+        if not found:
+            return "—"
+        return format_html_join("", '<div style="color:#ba2121">⚠ {}</div>', ((p,) for p in found))
+
+    @admin.display(description="relay key")
+    def relay_key(self, obj):
+        return f"{obj.api_key.prefix}…" if obj.api_key else "—"
+
+    @admin.display(description="signing secret")
+    def signing(self, obj):
+        if not obj.signing_secret:
+            return "—"
+        return f"{crypto.mask(obj.signing_secret.secret)} (signatures required)"
+
+    @admin.display(description="rotation under way")
+    def rotation(self, obj):
+        if not obj.retiring_since:
+            return "—"
+        what = (
+            f"old subscription {obj.retiring_subscription_id} (deleted after the overlap)"
+            if obj.retiring_subscription_id
+            else f"old key {obj.retiring_api_key.prefix if obj.retiring_api_key else '?'}…"
+        )
+        return f"since {obj.retiring_since:%Y-%m-%d %H:%M:%S} UTC: {what}"
+
+    @admin.display(description="Dixa's delivery logs")
+    def delivery_logs(self, obj):
+        url = reverse("admin:integrations_dixadeliverylog_changelist")
+        return format_html(
+            '<a href="{}?connection__id__exact={}">every delivery Dixa logged, reconciled</a>',
+            url,
+            obj.pk,
+        )
+
+    # --- actions -------------------------------------------------------------------------
+    def get_urls(self):
+        urls = [
+            path(
+                "<path:object_id>/dixa/<str:action>/",
+                self.admin_site.admin_view(self.action_view),
+                name="integrations_dixaconnection_action",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def action_view(self, request, object_id, action):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self.get_object(request, object_id)
+        if obj is None or action not in BUTTONS:
+            raise PermissionDenied
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        self._request(request, obj, action)
+        return HttpResponseRedirect(
+            reverse("admin:integrations_dixaconnection_change", args=[obj.pk])
+        )
+
+    def _request(self, request, obj, action: str) -> None:
+        dixa_action_request(account=obj.account, action=action)
+        label = LABELS[action]
+        self.log_change(request, obj, f"Dixa: {label} requested")
+        self.message_user(
+            request,
+            f"{label} for {obj.account}: queued; reload this page to see Dixa's answer.",
+            messages.SUCCESS,
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["dixa_buttons"] = [(name, LABELS[name]) for name in BUTTONS]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _bulk(self, request, queryset, action):
+        for obj in queryset.select_related("account"):
+            self._request(request, obj, action)
+
+    @admin.action(description="Connect / repair Dixa", permissions=["change"])
+    def action_connect(self, request, queryset):
+        self._bulk(request, queryset, "connect")
+
+    @admin.action(description="Rotate the relay key", permissions=["change"])
+    def action_key_rotate(self, request, queryset):
+        self._bulk(request, queryset, "key_rotate")
+
+    @admin.action(description="Replace the subscription (new secret)", permissions=["change"])
+    def action_subscription_replace(self, request, queryset):
+        self._bulk(request, queryset, "subscription_replace")
+
+    @admin.action(
+        description="Check now (subscription and delivery status)", permissions=["change"]
+    )
+    def action_watch(self, request, queryset):
+        self._bulk(request, queryset, "watch")
+
+    @admin.action(description="Disconnect (disable in Dixa)", permissions=["change"])
+    def action_disable(self, request, queryset):
+        self._bulk(request, queryset, "disable")
+
+    @admin.action(description="Disconnect (delete in Dixa)", permissions=["change"])
+    def action_delete(self, request, queryset):
+        self._bulk(request, queryset, "delete")
+
+
+@admin.register(DixaDeliveryLog)
+class DixaDeliveryLogAdmin(RecordAdmin):
+    list_display = (
+        "delivered_at",
+        "account",
+        "event_type",
+        "event_id",
+        "success",
+        "response_code",
+        "response_text",
+        "reconciliation",
+    )
+    list_filter = ("reconciliation", "success", "event_type", "connection")
+    list_select_related = ("connection__account",)
+    search_fields = ("=event_id",)
+    show_full_result_count = False
+    readonly_fields = list_display + ("subscription_id", "pulled_at")
+
+    @admin.display(description="account")
+    def account(self, obj):
+        return obj.connection.account
