@@ -2,8 +2,6 @@ from celery import shared_task
 
 from integrations.clients.http import ApiUnavailable
 
-from integrations.clients.http import ApiUnavailable
-
 
 @shared_task(acks_late=True)
 def process_inbound_events(event_pks: list[int]) -> None:
@@ -35,49 +33,6 @@ def notify_alert_incident(incident_pk: int) -> str:
     from integrations.alerts.notify import alert_incident_notify
 
     return alert_incident_notify(incident_pk=incident_pk)
-
-
-# --- Dixa webhook subscription (integrations/services/dixa_*.py), on the dixa queue --------
-# Dixa busy or silent (ApiUnavailable, which DixaError's 429/5xx are): retried with backoff.
-DIXA_RETRY = {
-    "autoretry_for": (ApiUnavailable,),
-    "retry_backoff": 5,
-    "retry_backoff_max": 300,
-    "max_retries": 8,
-    "acks_late": True,
-}
-DIXA_ACTIONS = ("connect", "key_rotate", "subscription_replace", "disable", "delete")
-
-
-@shared_task(**DIXA_RETRY)
-def dixa_action(account_id: int, action: str) -> str:
-    """An admin's Connect/Repair, Rotate key, Replace subscription or Disconnect."""
-    from integrations.services.dixa_actions import dixa_action_run
-
-    return dixa_action_run(account_id=account_id, action=action).message
-
-
-@shared_task(**DIXA_RETRY)
-def dixa_sync(account_id: int) -> bool:
-    from integrations.services.dixa_sync import subscription_sync
-
-    return subscription_sync(account_id=account_id)
-
-
-@shared_task(acks_late=True)
-def dixa_maintain() -> None:
-    """Beat, often: due syncs (debounced or left by a busy Dixa), finished rotations."""
-    from integrations.services.dixa_actions import dixa_maintain_run
-
-    dixa_maintain_run()
-
-
-@shared_task(acks_late=True, soft_time_limit=120, time_limit=150)
-def dixa_watch() -> None:
-    """Beat: read every subscription back and pull Dixa's delivery status and logs."""
-    from integrations.services.dixa_actions import dixa_watch_run
-
-    dixa_watch_run()
 
 
 # --- Dixa webhook subscription (integrations/services/dixa_*.py), on the dixa queue --------
