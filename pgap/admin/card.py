@@ -104,7 +104,8 @@ class CardSetupAdmin(AccountScopedAdmin):
     change_form_template = "pgap/card/admin/change_form.html"
 
     def get_readonly_fields(self, request, obj=None):
-        return ("account",) if obj else ()
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly + ("account",) if obj else readonly
 
     @admin.display(description="card key")
     def card_key(self, obj):

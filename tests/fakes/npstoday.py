@@ -269,7 +269,7 @@ FEEDBACK_APP_HTML = """<!DOCTYPE html>
 <body style="font: 13px sans-serif; margin: 8px">
 <strong>Fake Feedback App</strong>
 <p id="state">waiting for SET_PARAMETERS</p>
-<pre id="received" style="white-space: pre-wrap"></pre>
+<pre id="received" style="white-space: pre-wrap; word-break: break-all"></pre>
 <script>
   window.received = [];
   window.addEventListener("message", (event) => {

@@ -1,0 +1,140 @@
+"""The card's setup page in the admin: Dixa's form ready to copy, the card key issued from the
+page (shown once, a working key, audited), the Test, and tenant isolation."""
+
+import base64
+import html
+import json
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.core.cache import cache
+from django.urls import reverse
+
+from integrations.models import ApiKey
+from pgap.models import CardSetup
+from pgap.services.card_render import card_template
+from tests.integrations.factories import AccountFactory
+from tests.ivr.factories import IvrMappingFactory, SurveyTriggerFactory
+
+pytestmark = pytest.mark.django_db
+
+PERMS = ["view_cardsetup", "change_cardsetup", "add_cardsetup", "add_apikey"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+
+
+@pytest.fixture
+def mine(db):
+    return CardSetup.objects.create(
+        account=AccountFactory(name="Mine", npstoday_api_key="nps-test-key")
+    )
+
+
+@pytest.fixture
+def theirs(db):
+    return CardSetup.objects.create(account=AccountFactory(name="Theirs"))
+
+
+@pytest.fixture
+def staff(client, staff_user_factory, mine):
+    client.force_login(staff_user_factory("ann", mine.account, perms=PERMS))
+    return client
+
+
+def url(name: str, setup: CardSetup) -> str:
+    return reverse(f"admin:pgap_cardsetup_{name}", args=[setup.pk])
+
+
+def test_the_setup_page_shows_every_field_of_dixas_form(staff, mine):
+    # when
+    page = staff.get(url("change", mine))
+    # then every field of Dixa's custom-card form is there, each with a copy button
+    assert page.status_code == 200
+    text = page.content.decode()
+    for field in ("title", "method", "hook-url", "auth-method", "auth-header", "username"):
+        assert f'id="card-field-{field}"' in text
+        assert f'data-copy="card-field-{field}"' in text
+    for field in ("template-relay", "template-npstoday", "body-personal", "body-no-personal"):
+        assert f'data-copy="card-field-{field}"' in text
+    assert ">http://testserver/api/dixa/card</pre>" in text
+    assert html.escape(card_template("npstoday")) in text
+    assert "&quot;employeeEmail&quot;: &quot;{{agent_email}}&quot;" in text
+    assert "no card key issued yet" in text
+
+
+def test_a_card_key_is_issued_from_the_page_shown_once_and_works(staff, mine, client):
+    # when the admin issues the card's key
+    page = staff.post(url("issue_key", mine))
+    # then the page shows it once, ready to copy as Basic's password
+    assert page.status_code == 200
+    key = page.context["plaintext"]
+    assert f'<pre id="card-key" class="card-key">{key}</pre>' in page.content.decode()
+    mine.refresh_from_db()
+    assert mine.api_key.account == mine.account and mine.api_key.name == "dixa-card"
+    assert ApiKey.objects.get(pk=mine.api_key.pk).key_hash != key  # stored hashed
+    # and the setup page names it by its prefix only
+    assert key not in staff.get(url("change", mine)).content.decode()
+    # and the issue is in the admin's history
+    entry = LogEntry.objects.get(object_id=str(mine.pk))
+    assert "Issued the card key" in entry.get_change_message()
+    # and the key opens the card's endpoint
+    auth = "Basic " + base64.b64encode(f"ApiKey:{key}".encode()).decode()
+    answer = client.post(
+        "/api/dixa/card", data={}, content_type="application/json", HTTP_AUTHORIZATION=auth
+    )
+    assert answer.status_code == 200
+
+
+def test_issuing_a_key_needs_a_post_and_the_right_to_add_api_keys(client, staff_user_factory, mine):
+    client.force_login(staff_user_factory("bo", mine.account, perms=["change_cardsetup"]))
+    assert client.get(url("issue_key", mine)).status_code == 405
+    assert client.post(url("issue_key", mine)).status_code == 403
+    assert 'id="card-issue-key"' not in client.get(url("change", mine)).content.decode()
+    assert not ApiKey.objects.exists()
+
+
+def test_another_accounts_card_is_not_found(staff, theirs):
+    assert staff.get(url("change", theirs)).status_code == 302  # the admin's "does not exist"
+    assert staff.post(url("issue_key", theirs)).status_code == 404
+    assert staff.get(url("test", theirs)).status_code == 404
+    assert staff.post(url("test", theirs), {"customer_email": "a@b.example"}).status_code == 404
+    assert not ApiKey.objects.exists()
+
+
+def test_the_test_shows_our_json_and_the_card_rendered_in_a_sandbox(staff, mine, fake_npstoday):
+    # given a survey of the customer
+    SurveyTriggerFactory(mapping=IvrMappingFactory(account=mine.account, campaign_name="CSAT"))
+    # when the admin tests with the customer's email, like Dixa's Test
+    page = staff.post(
+        url("test", mine),
+        {"customer_email": "jane@example.com", "employeeEmail": "", "template": "relay"},
+    )
+    # then our JSON, with nps.today's token, and the card rendered from it in a sandbox
+    assert page.status_code == 200
+    answer = json.loads(page.context["answer_json"])
+    assert answer["token"] and answer["echo"]["customer_email"] == "jane@example.com"
+    assert answer["surveys"][0]["campaign"] == "CSAT"
+    text = page.content.decode()
+    assert 'sandbox="allow-scripts" srcdoc="' in text
+    assert html.escape(page.context["rendered"]) in text
+    assert "CSAT" in page.context["rendered"]
+
+
+def test_the_test_refuses_a_malformed_email_with_the_reason(staff, mine, fake_npstoday):
+    page = staff.post(url("test", mine), {"customer_email": "nope", "template": "relay"})
+    assert page.status_code == 200
+    assert "customer_email is not a valid email address" in page.content.decode()
+    assert fake_npstoday.recorded("/employees/token") == []
+
+
+def test_the_test_needs_an_email_or_a_phone(staff, mine):
+    page = staff.post(url("test", mine), {"template": "npstoday"})
+    assert "Type a customer email or phone number" in page.content.decode()
+
+
+def test_the_list_shows_only_my_accounts_cards(staff, mine, theirs):
+    page = staff.get(reverse("admin:pgap_cardsetup_changelist"))
+    assert "Mine" in page.content.decode() and "Theirs" not in page.content.decode()
