@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from integrations import crypto
 from integrations.admin.events import RecordAdmin, pretty_json, truncate
 from integrations.admin.scoping import AccountScopedAdmin, visible_accounts
+from integrations.audit.services import audit_record
 from integrations.clients import dixa, npstoday
 from integrations.clients.http import ApiUnavailable
 from integrations.services.dixa_sync import subscription_sync_request
@@ -148,6 +149,7 @@ def _check_dixa(mapping: IvrMapping) -> str:
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
+    ordering = ("created_at", "pk")  # a resend numbers its tries from 1 again
     can_delete = False
     fields = (
         "number",
@@ -232,10 +234,22 @@ class SurveyTriggerAdmin(RecordAdmin):
             return redirect("admin:index")
         form = ResendSinceForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
+            since = form.cleaned_data["since"]
+            dead = self.get_queryset(request).filter(
+                status=SurveyTrigger.Status.FAILED, finished_at__gte=since
+            )
+            targets = list(dead.values_list("pk", flat=True))
             count = operations.survey_triggers_resend_failed_since(
                 accounts=visible_accounts(request.user),
-                since=form.cleaned_data["since"],
+                since=since,
                 by=request.user.get_username(),
+            )
+            audit_record(
+                actor=request.user,
+                action="survey resend since",
+                objects=SurveyTrigger.objects.filter(pk__in=targets),
+                summary=f"Resend the dead letters that failed since {since:%Y-%m-%d %H:%M} UTC",
+                result=f"{count} resent",
             )
             self.message_user(request, f"{count} dead letter(s) resent")
             return redirect(reverse("admin:ivr_surveytrigger_changelist"))
@@ -261,16 +275,37 @@ class SurveyTriggerAdmin(RecordAdmin):
     @admin.action(description="Retry selected now", permissions=["operate"])
     def retry_now(self, request, queryset):
         count = operations.survey_triggers_retry_now(queryset=queryset)
+        audit_record(
+            actor=request.user,
+            action="survey retry now",
+            objects=queryset,
+            summary=f"Retry {len(queryset)} selected survey(s) now",
+            result=f"{count} queued now (only pending surveys are retried)",
+        )
         self.message_user(request, f"{count} trigger(s) queued now")
 
     @admin.action(description="Cancel selected", permissions=["operate"])
     def cancel(self, request, queryset):
         count = operations.survey_triggers_cancel(queryset=queryset, by=request.user.get_username())
+        audit_record(
+            actor=request.user,
+            action="survey cancel",
+            objects=queryset,
+            summary=f"Cancel {len(queryset)} selected survey(s)",
+            result=f"{count} cancelled (only pending and held surveys are cancelled)",
+        )
         self.message_user(request, f"{count} trigger(s) cancelled")
 
     @admin.action(description="Resend selected dead letters", permissions=["operate"])
     def resend(self, request, queryset):
         count = operations.survey_triggers_resend(queryset=queryset, by=request.user.get_username())
+        audit_record(
+            actor=request.user,
+            action="survey resend",
+            objects=queryset,
+            summary=f"Resend {len(queryset)} selected survey(s)",
+            result=f"{count} resent (only dead letters and cancelled surveys are resent)",
+        )
         self.message_user(request, f"{count} trigger(s) resent")
 
 
@@ -286,7 +321,8 @@ class NpsTodayDeliveryAdmin(AccountScopedAdmin):
     actions = ["reenable"]
 
     def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields + (("account",) if obj else ())
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly + (("account",) if obj else ())
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -306,10 +342,20 @@ class NpsTodayDeliveryAdmin(AccountScopedAdmin):
             )
         return f"active ({crypto.mask(obj.account.npstoday_api_key)})"
 
-    @admin.action(description="Re-enable nps.today delivery and release held surveys")
+    @admin.action(
+        description="Re-enable nps.today delivery and release held surveys",
+        permissions=["change"],
+    )
     def reenable(self, request, queryset):
         for policy in queryset.select_related("account"):
             released = operations.npstoday_key_reenable(account=policy.account)
+            audit_record(
+                actor=request.user,
+                action="nps.today key re-enable",
+                objects=[policy],
+                summary=f"Re-enable nps.today delivery for {policy.account}",
+                result=f"re-enabled; {released} held survey(s) released",
+            )
             self.message_user(
                 request, f"{policy.account}: re-enabled; {released} held survey(s) released"
             )

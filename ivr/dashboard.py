@@ -10,8 +10,8 @@ from django.db.models import Count, Max, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.dashboard import register_panel
 from integrations.admin.scoping import visible_accounts
+from integrations.dashboard import register_panel
 from ivr.models import DailyCount, IvrMapping, SurveyTrigger
 
 Metric = DailyCount.Metric

@@ -5,6 +5,7 @@ from django.utils.html import format_html
 from integrations import crypto
 from integrations.admin.forms import SecretFieldsForm
 from integrations.admin.scoping import AccountScopedAdmin, ScopedInline
+from integrations.audit.services import audit_record
 from integrations.models import Account, ApiKey, SigningSecret
 from integrations.services.api_keys import api_key_create, api_key_revoke
 
@@ -51,9 +52,10 @@ class AccountAdmin(AccountScopedAdmin):
         """The slug is set once, when the account is created (apply_config matches accounts
         by it). Only superusers rename accounts: a staff member renaming theirs to a tenant
         yet to come must not be able to claim that tenant's name."""
+        readonly = tuple(super().get_readonly_fields(request, obj))  # the audit trail
         if obj is None:
-            return ()
-        return ("slug",) if request.user.is_superuser else ("name", "slug")
+            return readonly
+        return readonly + (("slug",) if request.user.is_superuser else ("name", "slug"))
 
     def get_prepopulated_fields(self, request, obj=None):
         return {"slug": ("name",)} if obj is None else {}
@@ -115,7 +117,8 @@ class ApiKeyAdmin(AccountScopedAdmin):
         return ("account", "name", "prefix", "created_at", "last_used_at", "revoked_at")
 
     def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields + (("account",) if obj else ())
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly + (("account",) if obj else ())
 
     @admin.display(description="state")
     def state(self, obj):
@@ -142,6 +145,13 @@ class ApiKeyAdmin(AccountScopedAdmin):
         for api_key in queryset.filter(revoked_at=None):
             api_key_revoke(api_key=api_key)
             revoked += 1
+        audit_record(
+            actor=request.user,
+            action="API key revoke",
+            objects=queryset,
+            summary=f"Revoke {len(queryset)} selected API key(s)",
+            result=f"{revoked} revoked (the others were revoked already)",
+        )
         self.message_user(
             request, f"{revoked} key(s) revoked at {timezone.now():%Y-%m-%d %H:%M} UTC"
         )

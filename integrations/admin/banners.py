@@ -2,10 +2,10 @@
 
 from django.urls import reverse
 
-from integrations.dashboard import register_panel
 from integrations.admin.scoping import visible_accounts
 from integrations.alerts.registry import title_of
 from integrations.alerts.services import open_incidents
+from integrations.dashboard import register_panel
 
 
 def banners(request) -> dict:

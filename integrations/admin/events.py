@@ -6,6 +6,7 @@ from django.utils.html import format_html
 
 from integrations import events
 from integrations.admin.scoping import AccountScopedAdmin
+from integrations.audit.services import audit_record
 from integrations.models import HandlerRun, InboundEvent, InboundEventBody, RejectedDelivery
 from integrations.services.processing import inbound_events_reprocess
 
@@ -158,12 +159,26 @@ class InboundEventAdmin(RecordAdmin):
     @admin.action(description="Reprocess selected events (every handler)", permissions=["operate"])
     def reprocess(self, request, queryset):
         count = inbound_events_reprocess(queryset=queryset)
+        audit_record(
+            actor=request.user,
+            action="event reprocess",
+            objects=queryset,
+            summary=f"Reprocess {len(queryset)} selected event(s) through every handler",
+            result=f"{count} queued for reprocessing",
+        )
         self.message_user(request, f"{count} event(s) queued for reprocessing")
 
 
 def _reprocess_through(handler: str):
     def action(modeladmin, request, queryset):
         count = inbound_events_reprocess(queryset=queryset, handler=handler)
+        audit_record(
+            actor=request.user,
+            action="event reprocess",
+            objects=queryset,
+            summary=f"Reprocess {len(queryset)} selected event(s) through the {handler} handler",
+            result=f"{count} queued for the {handler} handler",
+        )
         modeladmin.message_user(request, f"{count} event(s) queued for the {handler} handler")
 
     action.__name__ = f"reprocess_{handler}"

@@ -12,6 +12,7 @@ from django.db import DataError, transaction
 from django.db.models import Q
 from django.db.models.constants import LOOKUP_SEP
 
+from integrations.admin.audit_trail import AuditTrailMixin
 from integrations.models import Account
 
 logger = logging.getLogger(__name__)
@@ -141,9 +142,10 @@ class ScopedChoices:
 ScopedInline = ScopedChoices
 
 
-class AccountScopedAdmin(ScopedChoices, admin.ModelAdmin):
+class AccountScopedAdmin(AuditTrailMixin, ScopedChoices, admin.ModelAdmin):
     """Scopes the list, detail pages, filters, choices and actions to the user's accounts;
-    a malformed filter value in the query string shows the list's error page, never a 500."""
+    a malformed filter value in the query string shows the list's error page, never a 500.
+    Each change page ends with the object's audit trail; every save is audited."""
 
     def get_queryset(self, request):
         return scoped(super().get_queryset(request), request.user)

@@ -1,0 +1,102 @@
+from django.contrib import admin
+from django.utils.html import format_html
+
+from integrations import crypto
+from integrations.admin.events import RecordAdmin
+from integrations.admin.forms import SecretFieldsForm
+from integrations.admin.scoping import AccountScopedAdmin
+from integrations.alerts.models import AlertIncident, AlertSettings
+from integrations.alerts.registry import title_of
+
+
+class AlertSettingsForm(SecretFieldsForm):
+    secret_fields = ("webhook_url",)
+
+
+@admin.register(AlertSettings)
+class AlertSettingsAdmin(AccountScopedAdmin):
+    form = AlertSettingsForm
+    list_display = (
+        "account",
+        "recipient_count",
+        "webhook",
+        "dead_letters_per_hour",
+        "silent_hours",
+    )
+    list_select_related = ("account",)
+    fieldsets = (
+        (None, {"fields": ("account",)}),
+        ("Where alerts go", {"fields": ("email_recipients", "webhook_url")}),
+        (
+            "Thresholds",
+            {
+                "fields": (
+                    "dead_letters_per_hour",
+                    "failure_rate_percent",
+                    "signature_failures_per_hour",
+                    "silent_hours",
+                )
+            },
+        ),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly + ("account",) if obj else readonly
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="email recipients")
+    def recipient_count(self, obj):
+        return len(obj.recipients)
+
+    @admin.display(description="webhook")
+    def webhook(self, obj):
+        return crypto.mask(obj.webhook_url) or "—"
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open"), ("resolved", "Resolved")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(resolved_at=None)
+        if self.value() == "resolved":
+            return queryset.exclude(resolved_at=None)
+        return queryset
+
+
+@admin.register(AlertIncident)
+class AlertIncidentAdmin(RecordAdmin):
+    list_display = ("opened_at", "title", "account", "subject", "detail", "state", "notified_at")
+    list_filter = (StateFilter, "condition", "account")
+    list_select_related = ("account",)
+    show_full_result_count = False
+    fields = (
+        "account",
+        "condition",
+        "subject",
+        "detail",
+        "opened_at",
+        "last_seen_at",
+        "resolved_at",
+        "notified_at",
+        "resolved_notified_at",
+        "notify_error",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="alert", ordering="condition")
+    def title(self, obj):
+        return title_of(obj.condition)
+
+    @admin.display(description="state", ordering="resolved_at")
+    def state(self, obj):
+        if obj.resolved_at:
+            return f"resolved {obj.resolved_at:%Y-%m-%d %H:%M}"
+        return format_html('<strong style="color:{}">open</strong>', "#ba2121")
