@@ -7,10 +7,15 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Accounts and Dixa ingest"
 
     def ready(self) -> None:
+        from integrations.alerts import register
         from integrations.alerts.conditions import register_conditions
+        from integrations.selectors.dixa import dixa_subscription_findings
         from integrations.services import processing  # noqa: F401  (registers its outbox)
 
         register_conditions()
+        register(
+            "dixa_subscription", "Dixa subscription disabled or failing", dixa_subscription_findings
+        )
 
 
 class RelayAdminConfig(AdminConfig):

@@ -31,3 +31,19 @@ def dixa_subscription_problems(account: Account) -> list[str]:
             "investigate at once (Dixa delivery logs, reconciliation 'missing')."
         )
     return problems
+
+
+def dixa_subscription_findings(*, now):
+    """The console's alert: a connected subscription Dixa disabled, that changed or vanished
+    in Dixa, whose token Dixa refuses, or whose last deliveries failed."""
+    from integrations.alerts import Finding
+
+    watched = DixaConnection.objects.exclude(state__in=[State.NOT_CONNECTED, State.DISCONNECTED])
+    for connection in watched.select_related("account"):
+        problems = dixa_subscription_problems(connection.account)
+        if problems:
+            yield Finding(
+                account_id=connection.account_id,
+                detail=" ".join(problems),
+                subject=str(connection.pk),
+            )
