@@ -48,7 +48,8 @@ class DixaRelayView(APIView):
 
     def finalize_response(self, request, response, *args, **kwargs):
         # Every answer counts, those of authentication and method checks too.
-        data = response.data if isinstance(response.data, dict) else {}
+        data = getattr(response, "data", None)  # a plain JsonResponse (503) has none
+        data = data if isinstance(data, dict) else {}
         outcome = data.get("status") or data.get("error")
         outcome = outcome if isinstance(outcome, str) else "other"
         metrics.deliveries_received.labels(outcome, str(response.status_code)).inc()
