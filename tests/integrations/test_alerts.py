@@ -1,0 +1,221 @@
+"""Alerts: conditions registered by any app become incidents, each announced once by email
+and to the account's webhook (a real local HTTP server), and once more when resolved."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from integrations.alerts import Finding, register
+from integrations.alerts import registry as alert_registry
+from integrations.alerts.models import AlertIncident, AlertSettings
+from integrations.alerts.notify import alert_incident_notify
+from integrations.alerts.services import alerts_evaluate
+from integrations.models import InboundEvent, RejectedDelivery
+from ivr.models import DeliveryAttempt, SurveyTrigger
+from tests.fakes.chat_webhook import FakeChatWebhook
+from tests.integrations.factories import AccountFactory, InboundEventFactory
+from tests.ivr.factories import (
+    DeliveryAttemptFactory,
+    NpsTodayDeliveryFactory,
+    SurveyTriggerFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def chat_webhook():
+    fake = FakeChatWebhook().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def notices_run_now(django_capture_on_commit_callbacks):
+    """Notification tasks run in-process when the evaluation commits."""
+    with mock.patch(
+        "integrations.tasks.notify_alert_incident.delay",
+        side_effect=lambda pk: alert_incident_notify(incident_pk=pk),
+    ):
+        yield
+
+
+@pytest.fixture
+def switchable():
+    """A registered condition whose findings the test sets."""
+    findings: list[Finding] = []
+    register("test_switch", "Test switch", lambda *, now: list(findings))
+    yield findings
+    alert_registry._conditions.pop("test_switch", None)
+
+
+def evaluate(capture, **kwargs):
+    with capture(execute=True):
+        return alerts_evaluate(**kwargs)
+
+
+def test_a_condition_fires_once_per_incident_and_says_when_it_is_resolved(
+    switchable, chat_webhook, notices_run_now, django_capture_on_commit_callbacks
+):
+    # given an account with both channels, and a condition that holds
+    account = AccountFactory(name="Acme")
+    AlertSettings.objects.create(
+        account=account,
+        email_recipients="ops@acme.example\n oncall@acme.example ",
+        webhook_url=f"{chat_webhook.url}/hooks/T000/B000/XXX",
+    )
+    switchable.append(Finding(account_id=account.pk, detail="the switch is on"))
+    # when it is evaluated three times while the condition holds
+    for _ in range(3):
+        evaluate(django_capture_on_commit_callbacks)
+    # then there is one incident and one notice on each channel
+    incident = AlertIncident.objects.get(condition="test_switch")
+    assert incident.is_open and incident.notified_at is not None
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["ops@acme.example", "oncall@acme.example"]
+    assert "Test switch" in mail.outbox[0].subject and "Acme" in mail.outbox[0].subject
+    assert [m["alert"]["state"] for m in chat_webhook.messages()] == ["firing"]
+    assert "the switch is on" in chat_webhook.messages()[0]["text"]
+    # when the condition no longer holds
+    switchable.clear()
+    evaluate(django_capture_on_commit_callbacks)
+    evaluate(django_capture_on_commit_callbacks)
+    # then the incident is resolved and that is said once
+    incident.refresh_from_db()
+    assert incident.resolved_at is not None and incident.resolved_notified_at is not None
+    assert len(mail.outbox) == 2 and mail.outbox[1].subject.startswith("[relay] Resolved:")
+    assert [m["alert"]["state"] for m in chat_webhook.messages()] == ["firing", "resolved"]
+    # and when it holds again, that is a new incident
+    switchable.append(Finding(account_id=account.pk, detail="on again"))
+    evaluate(django_capture_on_commit_callbacks)
+    assert AlertIncident.objects.filter(condition="test_switch").count() == 2
+    assert len(mail.outbox) == 3
+
+
+def test_a_webhook_that_refuses_is_recorded_on_the_incident(
+    switchable, chat_webhook, notices_run_now, django_capture_on_commit_callbacks
+):
+    account = AccountFactory()
+    AlertSettings.objects.create(account=account, webhook_url=f"{chat_webhook.url}/nowhere")
+    switchable.append(Finding(account_id=account.pk, detail="x"))
+    evaluate(django_capture_on_commit_callbacks)
+    incident = AlertIncident.objects.get(condition="test_switch")
+    assert incident.notify_error == "webhook: answered 404"
+
+
+def test_a_condition_that_raises_leaves_its_incidents_open(
+    switchable, django_capture_on_commit_callbacks
+):
+    # given an open incident
+    account = AccountFactory()
+    switchable.append(Finding(account_id=account.pk, detail="x"))
+    evaluate(django_capture_on_commit_callbacks)
+
+    # when its condition cannot be evaluated
+    def broken(*, now):
+        raise RuntimeError("database hiccup")
+
+    register("test_switch", "Test switch", broken)
+    evaluation = evaluate(django_capture_on_commit_callbacks)
+    # then nothing is resolved: a broken check is not a recovery
+    assert evaluation.failed_conditions == ["test_switch"]
+    assert AlertIncident.objects.get(condition="test_switch").is_open
+
+
+def test_an_incident_resolved_before_its_notice_went_out_sends_nothing(switchable):
+    account = AccountFactory()
+    AlertSettings.objects.create(account=account, email_recipients="ops@example.com")
+    now = timezone.now()
+    incident = AlertIncident.objects.create(
+        account=account,
+        condition="test_switch",
+        detail="x",
+        opened_at=now,
+        last_seen_at=now,
+        resolved_at=now,
+    )
+    assert alert_incident_notify(incident_pk=incident.pk) == "resolved before notice"
+    assert alert_incident_notify(incident_pk=incident.pk) == "nothing due"
+    assert mail.outbox == []
+
+
+def open_conditions(now=None) -> set[tuple[str, int]]:
+    alerts_evaluate(now=now)
+    return set(
+        AlertIncident.objects.filter(resolved_at=None).values_list("condition", "account_id")
+    )
+
+
+def test_a_disabled_npstoday_key_is_an_incident(settings):
+    delivery = NpsTodayDeliveryFactory()
+    assert ("npstoday_key_disabled", delivery.account_id) not in open_conditions()
+    delivery.disabled_at = timezone.now()
+    delivery.disabled_reason = "401 five times in a row"
+    delivery.save()
+    assert ("npstoday_key_disabled", delivery.account_id) in open_conditions()
+    incident = AlertIncident.objects.get(condition="npstoday_key_disabled")
+    assert "401 five times in a row" in incident.detail
+
+
+def test_dead_letters_over_the_accounts_threshold_in_an_hour_are_an_incident():
+    # given an account that alerts at 3 dead letters an hour
+    first = SurveyTriggerFactory(status=SurveyTrigger.Status.FAILED, finished_at=timezone.now())
+    account = first.account
+    AlertSettings.objects.create(account=account, dead_letters_per_hour=3)
+    SurveyTriggerFactory(
+        mapping=first.mapping, status=SurveyTrigger.Status.FAILED, finished_at=timezone.now()
+    )
+    # an old one does not count
+    SurveyTriggerFactory(
+        mapping=first.mapping,
+        status=SurveyTrigger.Status.FAILED,
+        finished_at=timezone.now() - timedelta(hours=2),
+    )
+    assert ("dead_letters", account.pk) not in open_conditions()
+    SurveyTriggerFactory(
+        mapping=first.mapping, status=SurveyTrigger.Status.FAILED, finished_at=timezone.now()
+    )
+    assert ("dead_letters", account.pk) in open_conditions()
+
+
+def test_a_failure_rate_over_five_percent_in_an_hour_is_an_incident():
+    trigger = SurveyTriggerFactory()
+    for number in range(1, 20):
+        DeliveryAttemptFactory(trigger=trigger, number=number, outcome="success")
+    DeliveryAttemptFactory(trigger=trigger, number=20, outcome=DeliveryAttempt.Outcome.RETRY)
+    # 1 of 20 is 5 %: not over it
+    assert ("failure_rate", trigger.account_id) not in open_conditions()
+    DeliveryAttemptFactory(trigger=trigger, number=21, outcome=DeliveryAttempt.Outcome.FAILED)
+    # 2 of 21 is 9.5 %
+    assert ("failure_rate", trigger.account_id) in open_conditions()
+
+
+def test_a_burst_of_signature_failures_is_an_incident():
+    account = AccountFactory()
+    AlertSettings.objects.create(account=account, signature_failures_per_hour=5)
+    for _ in range(5):
+        RejectedDelivery.objects.create(
+            account=account, status_code=401, reason="bad signature", raw_body=b"", body_size=0
+        )
+    RejectedDelivery.objects.create(
+        account=account, status_code=400, reason="not JSON", raw_body=b"", body_size=0
+    )
+    assert ("signature_failures", account.pk) in open_conditions()
+
+
+def test_a_webhook_silent_for_hours_after_traffic_is_an_incident():
+    # given an account whose last delivery came 7 hours ago (it alerts after 6)
+    account = AccountFactory()
+    event = InboundEventFactory(account=account)
+    InboundEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - timedelta(hours=7))
+    quiet = AccountFactory()  # never had traffic: nothing to miss
+    opened = open_conditions()
+    assert ("silent_webhook", account.pk) in opened
+    assert ("silent_webhook", quiet.pk) not in opened
+    # when a delivery arrives, the incident is resolved
+    InboundEventFactory(account=account)
+    assert ("silent_webhook", account.pk) not in open_conditions()
+    assert AlertIncident.objects.get(condition="silent_webhook").resolved_at is not None
