@@ -10,6 +10,7 @@ class IntegrationsConfig(AppConfig):
         from integrations.alerts import register
         from integrations.alerts.conditions import register_conditions
         from integrations.selectors.dixa import dixa_subscription_findings
+        from integrations.erasure import services as erasure  # noqa: F401  (its steps)
         from integrations.services import processing  # noqa: F401  (registers its outbox)
 
         register_conditions()

@@ -440,3 +440,4 @@ class ManagementToken(models.Model):
 # Kept in their own modules, loaded with the app's models.
 from integrations.alerts.models import AlertIncident, AlertSettings  # noqa: E402, F401
 from integrations.audit.models import AuditEntry, AuditTarget  # noqa: E402, F401
+from integrations.erasure.models import Erasure  # noqa: E402, F401

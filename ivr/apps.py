@@ -8,13 +8,15 @@ class IvrConfig(AppConfig):
     def ready(self) -> None:
         from integrations import events
         from integrations.services import config, dixa_webhooks
-        from ivr import alerts, dashboard  # noqa: F401  (dashboard registers its panel)
+        from ivr import alerts, dashboard, erasure, metrics  # noqa: F401  (dashboard registers its panel)
         from ivr.selectors import dixa_event_types, dixa_queue_ids
         from ivr.services import config as ivr_config
         from ivr.services import retention  # noqa: F401  (registers its retention step)
         from ivr.services.triggers import conversation_abandoned_handle, conversation_closed_handle
 
         alerts.register_conditions()
+        metrics.register()
+        erasure.register()
         events.subscribe("ConversationClosed", "survey", conversation_closed_handle)
         events.subscribe("ConversationAbandoned", "survey", conversation_abandoned_handle)
         config.register_section("ivr_mappings", ivr_config.ivr_mappings_apply)

@@ -9,7 +9,7 @@ class PgapConfig(AppConfig):
         from integrations import events
         from integrations.services import config, dixa_webhooks
         from ivr import member_extras
-        from pgap import selectors
+        from pgap import erasure, selectors
         from pgap.services import capture, member, setup  # capture registers its outbox
 
         events.subscribe("ConversationClosed", "pgap", capture.conversation_closed_capture)
@@ -19,3 +19,4 @@ class PgapConfig(AppConfig):
         config.register_section("pgap", setup.pgap_setup_apply)
         dixa_webhooks.register_event_types("pgap", selectors.dixa_event_types)
         member_extras.register("pgap", member.survey_member_extras)
+        erasure.register()
