@@ -90,9 +90,10 @@ def _store_status(connection, entry: dict, logs: list[dict], now) -> None:
         values["last_success_at"] = max(t for t in successes if t)
     if any(failure_times) and last_failure:
         values["last_failure_at"] = max(t for t in failure_times if t)
-        values["last_failure_reason"] = (
-            f"{_code(last_failure) or 'no answer'} {last_failure.get('responseText') or ''}"
-        ).strip()[:MAX_TEXT]
+        code, text = _code(last_failure), str(last_failure.get("responseText") or "")
+        values["last_failure_reason"] = (f"{code} {text}" if code else text or "no answer")[
+            :MAX_TEXT
+        ]
     DixaDeliveryStatus.objects.update_or_create(
         connection=connection, event_type=event, defaults=values
     )
