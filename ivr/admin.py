@@ -8,7 +8,10 @@ from django.utils.html import format_html
 
 from integrations import crypto
 from integrations.admin.events import RecordAdmin, pretty_json, truncate
+from integrations.admin.filters import recent_filter, status_class_filter
+from integrations.admin.paginator import CappedPaginator
 from integrations.admin.scoping import AccountScopedAdmin, visible_accounts
+from integrations.admin.search import ExactSearchMixin
 from integrations.audit.services import audit_record
 from integrations.clients import dixa, npstoday
 from integrations.clients.http import ApiUnavailable
@@ -178,7 +181,8 @@ class ResendSinceForm(forms.Form):
 
 
 @admin.register(SurveyTrigger)
-class SurveyTriggerAdmin(RecordAdmin):
+class SurveyTriggerAdmin(ExactSearchMixin, RecordAdmin):
+    paginator = CappedPaginator
     list_display = (
         "id",
         "status",
@@ -190,10 +194,22 @@ class SurveyTriggerAdmin(RecordAdmin):
         "short_reason",
         "created_at",
     )
-    list_filter = ("status", "account", "mapping", "last_status_code")
+    list_filter = (
+        recent_filter("created_at", "created"),
+        "status",
+        "account",
+        "mapping",
+        status_class_filter("last_status_code", "last answer"),
+    )
     list_select_related = ("account", "mapping")
-    search_fields = ("=guid", "=csid", "respondent_email", "respondent_phone")
-    date_hierarchy = "created_at"
+    search_fields = ("guid",)  # shows the box; ExactSearchMixin does the search
+    exact_search = {
+        "uuid": "guid",
+        "csid": "csid",
+        "email": "respondent_email",
+        "phone": "respondent_phone",
+    }
+    search_help_text = "An exact guid, csid, or the customer's email or phone."
     show_full_result_count = False
     inlines = [DeliveryAttemptInline]
     actions = ["retry_now", "cancel", "resend"]
@@ -218,6 +234,14 @@ class SurveyTriggerAdmin(RecordAdmin):
     )
     readonly_fields = fields
     change_list_template = "admin/ivr/surveytrigger/change_list.html"
+
+    def get_queryset(self, request):
+        # The list joins account and mapping for their names, not to decrypt their secrets.
+        return (
+            super()
+            .get_queryset(request)
+            .defer("account__npstoday_api_key", "mapping__dixa_api_token")
+        )
 
     def get_urls(self):
         extra = [

@@ -5,8 +5,12 @@ from django.contrib.auth import get_permission_codename
 from django.utils.html import format_html
 
 from integrations import events
-from integrations.admin.scoping import AccountScopedAdmin
+from integrations.admin.filters import fixed_choices_filter, recent_filter
+from integrations.admin.paginator import CappedPaginator
+from integrations.admin.scoping import AccountScopedAdmin, visible_accounts
+from integrations.admin.search import ExactSearchMixin, exact_term_filter
 from integrations.audit.services import audit_record
+from integrations.dixa.catalogue import EVENT_TYPES
 from integrations.models import HandlerRun, InboundEvent, InboundEventBody, RejectedDelivery
 from integrations.services.processing import inbound_events_reprocess
 
@@ -76,8 +80,9 @@ class HandlerRunInline(admin.TabularInline):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(RecordAdmin):
+class InboundEventAdmin(ExactSearchMixin, RecordAdmin):
     show_full_result_count = False
+    paginator = CappedPaginator
     list_select_related = ("account",)
     inlines = [HandlerRunInline]
     list_display = (
@@ -92,15 +97,17 @@ class InboundEventAdmin(RecordAdmin):
     )
     list_per_page = 50
     list_filter = (
-        "event_type",
+        recent_filter("received_at", "received"),
+        fixed_choices_filter("event_type", "event type", [(t, t) for t in EVENT_TYPES]),
         "outcome",
         "status",
         "verification",
         "is_known_type",
         "account",
     )
-    search_fields = ("event_id", "=csid", "queue_id")
-    date_hierarchy = "received_at"
+    search_fields = ("event_id",)  # shows the box; ExactSearchMixin does the search
+    exact_search = {"csid": "csid", "email": "requester_email", "phone": "requester_phone"}
+    search_help_text = "An exact csid, the customer's email or phone, or an event id."
     actions = ["reprocess"]
     fieldsets = (
         (None, {"fields": ("account", "event_id", "event_type", "event_fqn", "is_known_type")}),
@@ -123,6 +130,18 @@ class InboundEventAdmin(RecordAdmin):
         ),
     )
     readonly_fields = tuple(f for fs in fieldsets for f in fs[1]["fields"])
+
+    def get_queryset(self, request):
+        # The list joins the account for its name; its encrypted key is not decrypted per row.
+        return super().get_queryset(request).defer("account__npstoday_api_key")
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if term and not exact_term_filter(term, self.exact_search):
+            # An event id, on the unique (account, event_id) index: one probe per account.
+            accounts = list(visible_accounts(request.user).values_list("pk", flat=True))
+            return queryset.filter(account_id__in=accounts, event_id=term), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="reason", ordering="outcome_reason")
     def short_reason(self, obj):
@@ -188,9 +207,13 @@ def _reprocess_through(handler: str):
 
 @admin.register(RejectedDelivery)
 class RejectedDeliveryAdmin(ReadOnlyLogAdmin):
+    paginator = CappedPaginator
     list_display = ("received_at", "account", "status_code", "reason", "body_size")
-    list_filter = ("status_code", "account")
-    date_hierarchy = "received_at"
+    list_filter = (
+        recent_filter("received_at", "received"),
+        fixed_choices_filter("status_code", "status", [(c, c) for c in (400, 401, 411, 413)]),
+        "account",
+    )
     fields = (
         "account",
         "received_at",
