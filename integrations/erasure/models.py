@@ -6,9 +6,10 @@ from integrations.models import Account
 
 
 class Erasure(models.Model):
-    """One erasure of a person's data (or a dry run of one): who asked, when, how the person
-    was named, and how many rows of each kind were changed. The value itself is not kept, only
-    a keyed fingerprint: "was jane@example.com erased?" can be answered, the email not read."""
+    """One erasure of a person's data in one account (or a dry run of one): who asked, when,
+    how the person was named, and how many rows of each kind were changed. The value itself
+    is not kept, only a keyed fingerprint: "was jane@example.com erased?" can be answered, the
+    email not read back."""
 
     class Kind(models.TextChoices):
         EMAIL = "email", "Email"
@@ -23,7 +24,7 @@ class Erasure(models.Model):
     actor_label = models.CharField("by", max_length=150)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     fingerprint = models.CharField(max_length=64, db_index=True, editable=False)
-    accounts = models.ManyToManyField(Account, related_name="erasures")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="erasures")
     dry_run = models.BooleanField(default=False)
     conversations = models.PositiveIntegerField(
         default=0, help_text="Conversations (csids) the person was found in."
@@ -32,6 +33,7 @@ class Erasure(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["account", "-at"], name="erasure_account_at")]
 
     def __str__(self) -> str:
         verb = "Dry run" if self.dry_run else "Erasure"

@@ -51,22 +51,33 @@ def personal_data_erase(
     actor,
     dry_run: bool = False,
     progress: Progress | None = None,
-) -> Erasure:
-    steps = registry.steps()
+) -> list[Erasure]:
+    """Erase in each of `accounts` (a csid names a conversation of one Dixa organisation, so
+    each account is searched on its own); one record per account."""
+    accounts = list(accounts.order_by("pk"))
     if progress is not None:
-        progress.set_total(len(steps))
+        progress.set_total(len(accounts))
+    records = []
+    for account in accounts:
+        records.append(_erase_in(account, subject, actor, dry_run))
+        if progress is not None:
+            progress.advance()
+    return records
+
+
+def _erase_in(account: Account, subject: Subject, actor, dry_run: bool) -> Erasure:
+    scope = Account.objects.filter(pk=account.pk)
     with transaction.atomic():
         csids = {int(subject.value)} if subject.kind == Erasure.Kind.CSID else set()
-        for step in steps:
+        for step in registry.steps():
             if step.find is not None:
-                csids |= step.find(subject, accounts)
-        counts = {}
-        for step in steps:
-            counts[step.name] = step.erase(subject, accounts, csids, dry_run)
-            if progress is not None:
-                progress.advance()
+                csids |= step.find(subject, scope)
+        counts = {
+            step.name: step.erase(subject, scope, csids, dry_run) for step in registry.steps()
+        }
         user = actor if getattr(actor, "pk", None) else None
-        record = Erasure.objects.create(
+        return Erasure.objects.create(
+            account=account,
             actor=user,
             actor_label=(actor.get_username() if user else str(actor))[:150],
             kind=subject.kind,
@@ -75,8 +86,6 @@ def personal_data_erase(
             conversations=len(csids),
             counts=counts,
         )
-        record.accounts.set(accounts)
-    return record
 
 
 class BytesPosition(Func):
@@ -159,10 +168,3 @@ def _erase_rejected(subject: Subject, accounts, csids: set[int], dry_run: bool) 
 
 registry.register("inbound events", _erase_events, find=_find_in_events)
 registry.register("rejected deliveries", _erase_rejected)
-
-
-def accounts_of(user) -> models.QuerySet:
-    """The accounts a user may erase in: a superuser's are all, staff's their own."""
-    if user.is_superuser:
-        return Account.objects.all()
-    return Account.objects.filter(members=user)
