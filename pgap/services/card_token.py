@@ -8,6 +8,7 @@ import binascii
 import hashlib
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -30,6 +31,10 @@ TOKEN_MARGIN_SECONDS = 3600
 # After a failure, cards of the account say "unavailable" this long without asking again.
 FAILURE_PAUSE_SECONDS = 30
 RATE_LIMIT_MAX_WAIT = 0.5
+# At most this many requests of a web process wait for nps.today at once: when it hangs, the
+# process' other threads still answer cards (from the cache, or "unavailable") at once.
+WAITING_PER_PROCESS = 8
+_waiting = threading.BoundedSemaphore(WAITING_PER_PROCESS)
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,12 @@ def card_token_get(*, account: Account, employee_email: str, body: dict) -> Card
     paused = _cache_get(pause_key)
     if paused:
         return CardToken(problem=paused)
-    token, problem = _request(npstoday_key, body)
+    if not _waiting.acquire(blocking=False):
+        return CardToken(problem="nps.today is slow to answer")
+    try:
+        token, problem = _request(npstoday_key, body)
+    finally:
+        _waiting.release()
     if problem:
         _cache_set(pause_key, problem, FAILURE_PAUSE_SECONDS)
         logger.warning("card token for account %s: %s", account.pk, problem)

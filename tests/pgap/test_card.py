@@ -222,6 +222,24 @@ def test_after_a_failure_cards_say_unavailable_without_asking_again(
     assert third["feedback"]["available"] is True
 
 
+def test_when_every_waiting_slot_is_taken_the_card_answers_at_once(
+    client, card_key, fake_npstoday, monkeypatch
+):
+    # given as many requests of this process waiting for nps.today as it allows
+    import threading
+
+    monkeypatch.setattr(card_token, "_waiting", threading.BoundedSemaphore(1))
+    card_token._waiting.acquire()
+    # when another card misses the cache
+    answer = post(client, BODY, card_key).json()
+    # then it does not wait in line: unavailable, nps.today not asked
+    assert answer["feedback"]["reason"] == "nps.today is slow to answer"
+    assert token_calls(fake_npstoday) == []
+    # and once a slot is free, cards ask again
+    card_token._waiting.release()
+    assert post(client, BODY, card_key).json()["feedback"]["available"] is True
+
+
 def test_a_refused_npstoday_key_is_named(client, card_account, card_key):
     card_account.npstoday_api_key = "revoked-at-nps-today"
     card_account.save()
