@@ -29,6 +29,7 @@ from integrations.services.dixa_webhooks import (
     record,
     refused_sentence,
     secret_adopt,
+    subscription_id_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def dixa_connect(*, account: Account, api_token: str | None = None) -> Outcome:
         issued = api_key_create(account=account, name="Dixa webhook (Connect Dixa)")
     try:
         data = _apply(connection, desired, existing, issued)
+        subscription_id_of(data)
     except dixa.DixaError as exc:
         if issued:
             api_key_revoke(api_key=issued.api_key)
@@ -88,11 +90,20 @@ def find_subscription(connection: DixaConnection, url: str) -> dict | None:
     token = connection.api_token
     if connection.subscription_id:
         try:
-            return dixa.webhook_get(token, connection.subscription_id)
+            found = dixa.webhook_get(token, connection.subscription_id)
+            if found.get("id") == connection.subscription_id:
+                return found
         except dixa.DixaError as exc:
             if exc.status != 404:
                 raise
-    return next((s for s in dixa.webhook_list(token) if s.get("url") == url), None)
+    return next(
+        (
+            s
+            for s in dixa.webhook_list(token)
+            if s.get("url") == url and isinstance(s.get("id"), str)
+        ),
+        None,
+    )
 
 
 def _holds_our_key(subscription: dict, connection: DixaConnection) -> bool:
@@ -109,7 +120,9 @@ def _apply(connection, desired: Desired, existing: dict | None, issued: IssuedKe
     key = issued.plaintext if issued else None
     if existing is None:
         return dixa.webhook_create(connection.api_token, desired.body(key=key))
-    return dixa.webhook_patch(connection.api_token, existing["id"], desired.body(key=key))
+    return dixa.webhook_patch(
+        connection.api_token, subscription_id_of(existing), desired.body(key=key)
+    )
 
 
 @transaction.atomic
@@ -121,7 +134,7 @@ def _adopt(
     *,
     created: bool,
 ) -> Outcome:
-    subscription_id = str(data.get("id", ""))
+    subscription_id = subscription_id_of(data)
     secret = secret_adopt(connection.account, str(data.get("secretKey") or ""), subscription_id)
     previous_secret = connection.signing_secret
     if previous_secret and secret and previous_secret.pk != secret.pk:

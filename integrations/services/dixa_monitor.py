@@ -7,23 +7,34 @@ the commit): one that is not is flagged loudly. Failures keep Dixa's code and te
 
 import json
 import logging
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from integrations.clients import dixa
+from integrations.dixa.envelope import storable
 from integrations.models import DixaConnection, DixaDeliveryLog, DixaDeliveryStatus, InboundEvent
+from integrations.services.dixa_webhooks import mapping
 
 logger = logging.getLogger(__name__)
 Reconciliation = DixaDeliveryLog.Reconciliation
 MAX_TEXT = 500
 
 
-def _when(value) -> timezone.datetime | None:
-    moment = parse_datetime(str(value)) if value else None
+def _text(value, limit: int = MAX_TEXT) -> str:
+    """Dixa's text as PostgreSQL can keep it (no NUL, no lone surrogate), bounded."""
+    return storable(str(value))[:limit] if value is not None else ""
+
+
+def _when(value) -> datetime | None:
+    try:
+        moment = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        return None
     if moment is not None and timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.UTC)
+        moment = timezone.make_aware(moment, UTC)
     return moment
 
 
@@ -32,14 +43,25 @@ def _event_id(payload) -> str:
         body = json.loads(payload) if isinstance(payload, str) else payload
     except ValueError:
         return ""
-    if not isinstance(body, dict):
-        return ""
-    return str(body.get("event_id") or body.get("eventId") or "")[:255]
+    event_id = mapping(body).get("event_id") or mapping(body).get("eventId")
+    return _text(event_id, 255) if isinstance(event_id, str | int) else ""
+
+
+def _success(detail: dict) -> bool | None:
+    value = detail.get("success")
+    return value if isinstance(value, bool) else None
 
 
 def _code(detail: dict) -> int | None:
     code = detail.get("responseCode")
-    return code if isinstance(code, int) and not isinstance(code, bool) else None
+    if isinstance(code, int) and not isinstance(code, bool) and -(2**31) < code < 2**31:
+        return code
+    return None
+
+
+def _event(entry: dict) -> str:
+    event = entry.get("event")
+    return _text(event, 100) if isinstance(event, str) else ""
 
 
 def delivery_status_pull(*, connection: DixaConnection) -> dict[str, int]:
@@ -50,14 +72,13 @@ def delivery_status_pull(*, connection: DixaConnection) -> dict[str, int]:
     statuses = dixa.webhook_delivery_status(token, subscription_id)
     logs: dict[str, list[dict]] = {}
     for entry in statuses:
-        event = str(entry.get("event", ""))[:100]
-        status = entry.get("deliveryStatus") or {}
-        if event and status.get("_type", "DeliveryDetail") == "DeliveryDetail" and status:
+        event, status = _event(entry), mapping(entry.get("deliveryStatus"))
+        if event and status and status.get("_type", "DeliveryDetail") == "DeliveryDetail":
             logs[event] = dixa.webhook_delivery_logs(token, subscription_id, event)
     with transaction.atomic():
         counts = _store_logs(connection, subscription_id, logs, now)
         for entry in statuses:
-            _store_status(connection, entry, logs.get(str(entry.get("event", ""))) or [], now)
+            _store_status(connection, entry, logs.get(_event(entry)) or [], now)
         connection.status_pulled_at = now
         connection.save(update_fields=["status_pulled_at"])
     if counts.get(Reconciliation.MISSING):
@@ -70,27 +91,27 @@ def delivery_status_pull(*, connection: DixaConnection) -> dict[str, int]:
 
 
 def _store_status(connection, entry: dict, logs: list[dict], now) -> None:
-    event = str(entry.get("event", ""))[:100]
+    event = _event(entry)
     if not event:
         return
-    detail = entry.get("deliveryStatus") or {}
-    details = [log.get("deliveryDetail") or {} for log in logs] + [detail]
-    successes = [_when(d.get("deliveryTimestamp")) for d in details if d.get("success") is True]
-    failures = [d for d in details if d.get("success") is False]
-    failure_times = [_when(d.get("deliveryTimestamp")) for d in failures]
-    last_failure = max(failures, key=lambda d: str(d.get("deliveryTimestamp")), default=None)
+    detail = mapping(entry.get("deliveryStatus"))
+    details = [mapping(log.get("deliveryDetail")) for log in logs] + [detail]
+    successes = [_when(d.get("deliveryTimestamp")) for d in details if _success(d) is True]
+    failures = [(_when(d.get("deliveryTimestamp")), d) for d in details if _success(d) is False]
+    failures = [(moment, d) for moment, d in failures if moment]
     values = {
         "last_delivery_at": _when(detail.get("deliveryTimestamp")),
-        "last_success": detail.get("success") if "success" in detail else None,
+        "last_success": _success(detail),
         "last_response_code": _code(detail),
-        "last_response_text": str(detail.get("responseText") or "")[:MAX_TEXT],
+        "last_response_text": _text(detail.get("responseText")),
         "pulled_at": now,
     }
     if any(successes):
         values["last_success_at"] = max(t for t in successes if t)
-    if any(failure_times) and last_failure:
-        values["last_failure_at"] = max(t for t in failure_times if t)
-        code, text = _code(last_failure), str(last_failure.get("responseText") or "")
+    if failures:
+        moment, last_failure = max(failures, key=lambda pair: pair[0])
+        code, text = _code(last_failure), _text(last_failure.get("responseText"))
+        values["last_failure_at"] = moment
         values["last_failure_reason"] = (f"{code} {text}" if code else text or "no answer")[
             :MAX_TEXT
         ]
@@ -103,7 +124,7 @@ def _store_logs(connection, subscription_id: str, logs: dict[str, list[dict]], n
     rows = []
     for event, entries in logs.items():
         for entry in entries:
-            detail = entry.get("deliveryDetail") or {}
+            detail = mapping(entry.get("deliveryDetail"))
             delivered_at = _when(detail.get("deliveryTimestamp"))
             if delivered_at is None:
                 continue
@@ -114,9 +135,9 @@ def _store_logs(connection, subscription_id: str, logs: dict[str, list[dict]], n
                     event_type=event,
                     event_id=_event_id(entry.get("payload")),
                     delivered_at=delivered_at,
-                    success=detail.get("success") is True,
+                    success=_success(detail) is True,
                     response_code=_code(detail),
-                    response_text=str(detail.get("responseText") or "")[:MAX_TEXT],
+                    response_text=_text(detail.get("responseText")),
                     pulled_at=now,
                 )
             )

@@ -28,6 +28,7 @@ from integrations.services.dixa_webhooks import (
     record,
     refused_sentence,
     secret_adopt,
+    subscription_id_of,
 )
 
 
@@ -89,8 +90,13 @@ def dixa_subscription_replace(*, account: Account) -> Outcome:
     token = connection.api_token
     try:
         data = dixa.webhook_create(token, body)
-        secret = secret_adopt(account, str(data.get("secretKey") or ""), str(data["id"]))
-        data = dixa.webhook_patch(token, data["id"], {"enabled": desired.enabled})
+        new_id = subscription_id_of(data)
+        secret = secret_adopt(account, str(data.get("secretKey") or ""), new_id)
+        if secret is None:
+            dixa.webhook_delete(token, new_id)
+            api_key_revoke(api_key=issued.api_key)
+            return Outcome(False, "Subscription not replaced: Dixa gave no usable secret key.")
+        data = dixa.webhook_patch(token, new_id, {"enabled": desired.enabled})
     except dixa.DixaError as exc:
         api_key_revoke(api_key=issued.api_key)
         if exc.busy:
@@ -100,7 +106,7 @@ def dixa_subscription_replace(*, account: Account) -> Outcome:
         api_key_revoke(api_key=issued.api_key)
         raise
     message = (
-        f"Subscription replaced by {data['id']} with a new secret; the old one "
+        f"Subscription replaced by {new_id} with a new secret; the old one "
         f"({connection.subscription_id}) is deleted after the overlap."
     )
     with transaction.atomic():
@@ -112,7 +118,7 @@ def dixa_subscription_replace(*, account: Account) -> Outcome:
             retiring_secret=connection.signing_secret,
             retiring_api_key=connection.api_key,
             retiring_since=timezone.now(),
-            subscription_id=str(data["id"]),
+            subscription_id=new_id,
             signing_secret=secret,
             api_key=issued.api_key,
             events=desired.events,

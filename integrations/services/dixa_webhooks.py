@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 
+from integrations.clients.http import ApiUnavailable
 from integrations.models import Account, ApiKey, DixaConnection, SigningSecret, hex_validator
 
 State = DixaConnection.State
@@ -31,10 +33,6 @@ def register_queue_source(name: str, source: QueueSource) -> None:
 
 def register_event_types(name: str, source: EventSource) -> None:
     _event_sources[name] = source
-
-
-class DixaRefused(Exception):
-    """Dixa refused for good (a bad token, an invalid request): retrying will not help."""
 
 
 @dataclass(frozen=True)
@@ -101,18 +99,37 @@ def connection_for(account: Account) -> DixaConnection:
 # --- Reading Dixa's WebhookSubscription ----------------------------------------------------
 
 
+def mapping(value) -> dict:
+    """`value` if Dixa sent an object there; {} for anything else."""
+    return value if isinstance(value, dict) else {}
+
+
+def strings(value) -> list[str]:
+    return sorted(str(v) for v in value) if isinstance(value, list) else []
+
+
 def queue_filter(subscription: dict) -> list[str] | None:
     """The queue ids of a `QueueId IsOneOf` condition; None when there is none."""
-    group = (subscription.get("filters") or {}).get("Conversation") or {}
-    for condition in group.get("conditions") or []:
+    group = mapping(mapping(subscription.get("filters")).get("Conversation"))
+    conditions = group.get("conditions")
+    for condition in conditions if isinstance(conditions, list) else []:
+        condition = mapping(condition)
         if condition.get("field") == "QueueId" and condition.get("_type") == "IsOneOf":
-            return sorted(str(v) for v in condition.get("values") or [])
+            return strings(condition.get("values"))
     return None
 
 
+def subscription_id_of(subscription: dict) -> str:
+    """The id in Dixa's answer; an answer without one is treated as no answer (retried)."""
+    value = subscription.get("id")
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise ApiUnavailable("Dixa's answer names no webhook subscription id")
+    return value
+
+
 def header(subscription: dict, name: str) -> str | None:
-    for key, value in (subscription.get("headers") or {}).items():
-        if key.lower() == name.lower():
+    for key, value in mapping(subscription.get("headers")).items():
+        if str(key).lower() == name.lower():
             return str(value)
     return None
 
@@ -134,7 +151,7 @@ def differences(subscription: dict, connection: DixaConnection) -> list[str]:
     found = []
     if subscription.get("url") != connection.subscription_url:
         found.append(f"URL is {subscription.get('url')!r}")
-    events = sorted(subscription.get("subscribedEvents") or [])
+    events = strings(subscription.get("subscribedEvents"))
     if events != sorted(connection.events):
         found.append(f"events are {', '.join(events) or 'none'}")
     queues = queue_filter(subscription) or []
@@ -170,9 +187,10 @@ def refused_sentence(status: int) -> str:
 def secret_adopt(account: Account, secret_key: str, subscription_id: str) -> SigningSecret | None:
     """Keep the subscription's secretKey as an active signing secret of the account and
     require signatures from now on. Returns the stored secret (None if Dixa sent none)."""
-    if not secret_key:
-        return None
-    hex_validator(secret_key)
+    try:
+        hex_validator(secret_key)
+    except ValidationError:
+        return None  # none, or not one Dixa could sign with: the check shows it unverified
     existing = next(
         (s for s in account.signing_secrets.filter(is_active=True) if s.secret == secret_key),
         None,
