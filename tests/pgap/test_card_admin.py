@@ -138,3 +138,21 @@ def test_the_test_needs_an_email_or_a_phone(staff, mine):
 def test_the_list_shows_only_my_accounts_cards(staff, mine, theirs):
     page = staff.get(reverse("admin:pgap_cardsetup_changelist"))
     assert "Mine" in page.content.decode() and "Theirs" not in page.content.decode()
+
+
+def test_a_staff_member_adds_the_card_of_their_account_only(client, staff_user_factory, db):
+    # given a staff member of one account, and another account
+    account = AccountFactory(name="Mine")
+    other = AccountFactory(name="Theirs")
+    client.force_login(staff_user_factory("ann", account, perms=PERMS))
+    add = reverse("admin:pgap_cardsetup_add")
+    # then the form offers only their account
+    page = client.get(add)
+    assert "Mine" in page.content.decode() and "Theirs" not in page.content.decode()
+    # and a post naming the other account is refused, theirs is saved
+    form = {"title": "Feedback", "personal_page": "", "history_size": 5}
+    refused = client.post(add, {**form, "account": other.pk})
+    assert refused.status_code == 200 and not CardSetup.objects.filter(account=other).exists()
+    assert client.post(add, {**form, "account": account.pk}).status_code == 302
+    setup = CardSetup.objects.get(account=account)
+    assert (setup.title, setup.personal_page, setup.history_size) == ("Feedback", False, 5)
