@@ -1,2 +1,9 @@
 import integrations.admin.dixa_connections  # noqa: F401  (Connect Dixa)
-from integrations.admin import accounts, alerts, audit, banners, events  # noqa: F401  (registers)
+from integrations.admin import (  # noqa: F401  (registers)
+    accounts,
+    alerts,
+    audit,
+    banners,
+    erasure,
+    events,
+)

@@ -224,3 +224,57 @@ def test_command_says_when_nothing_matched_and_refuses_bad_input(janes_history):
         call_command(
             "erase_personal_data", "--csid", "1", "--account", "ghost", stdout=io.StringIO()
         )
+
+
+# --- the admin page ----------------------------------------------------------------------
+
+
+ERASE_URL = "/admin/integrations/erasure/erase/"
+
+
+@pytest.fixture
+def eraser(staff_user_factory, janes_history):
+    a = janes_history[0]
+    return staff_user_factory(
+        "dpo", a, perms=("add_erasure", "view_erasure")
+    )
+
+
+def test_admin_dry_run_shows_counts_then_erase_changes(client, eraser, janes_history):
+    a, b, jane_a, *_ = janes_history
+    client.force_login(eraser)
+    form = {"kind": "email", "value": "jane.doe@example.com", "accounts": [a.pk]}
+    preview = client.post(ERASE_URL, {**form, "preview": "1"})
+    assert preview.status_code == 200
+    page = preview.content.decode()
+    assert "Dry run: what would change" in page and "1 surveys" in page
+    jane_a.refresh_from_db()
+    assert jane_a.respondent_email  # nothing changed yet
+
+    done = client.post(ERASE_URL, {**form, "erase": "1"}, follow=True)
+    assert "Erased: 5 row(s) changed in 1 account(s)." in done.content.decode()
+    jane_a.refresh_from_db()
+    assert jane_a.respondent_email == ""
+    assert Erasure.objects.filter(actor=eraser, dry_run=False).count() == 1
+
+
+def test_admin_erases_only_in_the_staff_users_accounts(client, eraser, janes_history):
+    a, b, *_ = janes_history
+    client.force_login(eraser)
+    answer = client.post(
+        ERASE_URL,
+        {"kind": "email", "value": "jane.doe@example.com", "accounts": [b.pk], "erase": "1"},
+    )
+    assert answer.status_code == 200
+    assert "Select a valid choice" in answer.content.decode()
+    assert SurveyTrigger.objects.get(account=b).respondent_email == "jane.doe@example.com"
+    assert f" {a.name}</label>" in answer.content.decode()
+    assert f" {b.name}</label>" not in answer.content.decode()  # not even offered
+
+
+def test_admin_erase_needs_the_permission(client, staff_user_factory, janes_history):
+    a = janes_history[0]
+    client.force_login(staff_user_factory("viewer", a, perms=("view_erasure",)))
+    assert client.get(ERASE_URL).status_code == 403
+    listing = client.get("/admin/integrations/erasure/").content.decode()
+    assert "Erase a person" not in listing
