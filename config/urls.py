@@ -1,14 +1,12 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import TemplateView
 
 from integrations.api import health
 
-admin.site.site_header = "Dixa survey relay"
-admin.site.site_title = "Dixa survey relay"
-admin.site.index_title = "Administration"
-
 urlpatterns = [
+    path("", TemplateView.as_view(template_name="landing.html"), name="landing"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     # The management API (docs/api.md); the webhooks below keep their paths.

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.contrib.admin.apps import AdminConfig
+from django.db.models.signals import post_migrate
 
 
 class IntegrationsConfig(AppConfig):
@@ -12,8 +13,10 @@ class IntegrationsConfig(AppConfig):
         from integrations.selectors.dixa import dixa_subscription_findings
         from integrations.erasure import services as erasure  # noqa: F401  (its steps)
         from integrations.services import processing  # noqa: F401  (registers its outbox)
+        from integrations.services.roles import roles_sync_after_migrate
 
         register_conditions()
+        post_migrate.connect(roles_sync_after_migrate, dispatch_uid="relay_roles")
         register(
             "dixa_subscription", "Dixa subscription disabled or failing", dixa_subscription_findings
         )

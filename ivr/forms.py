@@ -45,9 +45,11 @@ class IvrMappingForm(SecretFieldsForm):
         self.campaign_names: dict[int, str] = {}
         self.campaigns_by_account: dict[int, set[int]] = {}
         self.queue_names: dict[str, str] = {}
-        if user is not None:
+        # A view-only page (an operator's) has no fields to offer choices for.
+        if user is not None and "campaign_id" in self.fields:
             self._offer_campaigns(user)
-        self._offer_queues()
+        if "queue_id" in self.fields:
+            self._offer_queues()
 
     def _offer_campaigns(self, user) -> None:
         groups = []
