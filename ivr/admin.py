@@ -1,3 +1,5 @@
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import redirect
@@ -7,7 +9,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from integrations import crypto
-from integrations.admin.events import RecordAdmin, pretty_json, truncate
+from integrations.admin import columns
+from integrations.admin.events import RecordAdmin, pretty_json
 from integrations.admin.filters import recent_filter, status_class_filter
 from integrations.admin.paginator import CappedPaginator
 from integrations.admin.scoping import AccountScopedAdmin, visible_accounts
@@ -16,6 +19,7 @@ from integrations.audit.services import audit_record
 from integrations.clients import dixa, npstoday
 from integrations.clients.http import ApiUnavailable
 from integrations.services.dixa_sync import subscription_sync_request
+from ivr.admin_lookup import customer_lookup_view
 from ivr.forms import IvrMappingForm
 from ivr.models import DeliveryAttempt, IvrMapping, NpsTodayDelivery, SurveyTrigger
 from ivr.selectors import mappings_with_recent_counts
@@ -181,18 +185,17 @@ class ResendSinceForm(forms.Form):
 
 
 @admin.register(SurveyTrigger)
-class SurveyTriggerAdmin(ExactSearchMixin, RecordAdmin):
+class SurveyTriggerAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
     paginator = CappedPaginator
     list_display = (
         "id",
-        "status",
+        "created",
+        "state",
         "mapping",
         "csid",
-        "attempt_count",
+        "tries",
         "last_status_code",
-        "next_attempt_at",
         "short_reason",
-        "created_at",
     )
     list_filter = (
         recent_filter("created_at", "created"),
@@ -249,7 +252,12 @@ class SurveyTriggerAdmin(ExactSearchMixin, RecordAdmin):
                 "resend-dead-letters/",
                 self.admin_site.admin_view(self.resend_since_view),
                 name="ivr_surveytrigger_resend_since",
-            )
+            ),
+            path(
+                "lookup/",
+                self.admin_site.admin_view(partial(customer_lookup_view, self)),
+                name="ivr_customer_lookup",
+            ),
         ]
         return extra + super().get_urls()
 
@@ -288,9 +296,25 @@ class SurveyTriggerAdmin(ExactSearchMixin, RecordAdmin):
         }
         return TemplateResponse(request, "admin/ivr/surveytrigger/resend_since.html", context)
 
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return columns.when(obj.created_at)
+
+    @admin.display(description="status", ordering="status")
+    def state(self, obj):
+        colour = {"delivered": "#2e7d32", "failed": "#ba2121"}.get(obj.status, "#b7791f")
+        if obj.status == SurveyTrigger.Status.PENDING and obj.next_attempt_at:
+            due = timezone.localtime(obj.next_attempt_at).strftime("%H:%M")
+            return columns.tag(f"pending, due {due}", colour)
+        return columns.tag(obj.get_status_display(), colour)
+
+    @admin.display(description="tries", ordering="attempt_count")
+    def tries(self, obj):
+        return obj.attempt_count
+
     @admin.display(description="reason", ordering="reason")
     def short_reason(self, obj):
-        return truncate(obj.reason)
+        return columns.cut(obj.reason, 50)
 
     @admin.display(description="campaign member sent to nps.today")
     def member(self, obj):

@@ -5,6 +5,7 @@ from django.contrib.auth import get_permission_codename
 from django.utils.html import format_html
 
 from integrations import events
+from integrations.admin import columns
 from integrations.admin.filters import fixed_choices_filter, recent_filter
 from integrations.admin.paginator import CappedPaginator
 from integrations.admin.scoping import AccountScopedAdmin, visible_accounts
@@ -80,25 +81,21 @@ class HandlerRunInline(admin.TabularInline):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(ExactSearchMixin, RecordAdmin):
+class InboundEventAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
     show_full_result_count = False
     paginator = CappedPaginator
     list_select_related = ("account",)
     inlines = [HandlerRunInline]
-    list_display = (
-        "received_at",
-        "event_type",
-        "csid",
-        "status",
-        "outcome",
-        "short_reason",
-        "verification",
-        "account",
-    )
+    list_display = ("received", "kind", "csid", "state", "short_reason", "signed", "account")
+    list_display_links = ("received",)
     list_per_page = 50
     list_filter = (
         recent_filter("received_at", "received"),
-        fixed_choices_filter("event_type", "event type", [(t, t) for t in EVENT_TYPES]),
+        fixed_choices_filter(
+            "event_type",
+            "event type",
+            [(t, t.removeprefix("Conversation") or t) for t in EVENT_TYPES],
+        ),
         "outcome",
         "status",
         "verification",
@@ -143,9 +140,31 @@ class InboundEventAdmin(ExactSearchMixin, RecordAdmin):
             return queryset.filter(account_id__in=accounts, event_id=term), False
         return super().get_search_results(request, queryset, search_term)
 
+    @admin.display(description="received", ordering="received_at")
+    def received(self, obj):
+        return columns.when(obj.received_at)
+
+    @admin.display(description="event", ordering="event_type")
+    def kind(self, obj):
+        short = obj.event_type.removeprefix("Conversation") or obj.event_type
+        return format_html('<span title="{}">{}</span>', obj.event_type, short)
+
+    @admin.display(description="state", ordering="outcome")
+    def state(self, obj):
+        if obj.status != InboundEvent.Status.PROCESSED:
+            return columns.tag(obj.get_status_display(), "#b7791f")
+        colour = {"error": "#ba2121", "handled": "#2e7d32"}.get(obj.outcome, "")
+        return columns.tag(obj.get_outcome_display(), colour)
+
     @admin.display(description="reason", ordering="outcome_reason")
     def short_reason(self, obj):
-        return truncate(obj.outcome_reason)
+        return columns.cut(obj.outcome_reason)
+
+    @admin.display(description="signature", ordering="verification")
+    def signed(self, obj):
+        if obj.verification == InboundEvent.Verification.VERIFIED:
+            return columns.tag("✓ verified", "#2e7d32")
+        return columns.tag("unverified", "#b7791f")
 
     def _stored_body(self, obj):
         try:
@@ -206,9 +225,9 @@ def _reprocess_through(handler: str):
 
 
 @admin.register(RejectedDelivery)
-class RejectedDeliveryAdmin(ReadOnlyLogAdmin):
+class RejectedDeliveryAdmin(columns.WideListMixin, ReadOnlyLogAdmin):
     paginator = CappedPaginator
-    list_display = ("received_at", "account", "status_code", "reason", "body_size")
+    list_display = ("received", "account", "status_code", "short_reason", "body_size")
     list_filter = (
         recent_filter("received_at", "received"),
         fixed_choices_filter("status_code", "status", [(c, c) for c in (400, 401, 411, 413)]),
@@ -225,3 +244,11 @@ class RejectedDeliveryAdmin(ReadOnlyLogAdmin):
         "body",
     )
     readonly_fields = fields
+
+    @admin.display(description="received", ordering="received_at")
+    def received(self, obj):
+        return columns.when(obj.received_at)
+
+    @admin.display(description="reason", ordering="reason")
+    def short_reason(self, obj):
+        return columns.cut(obj.reason)

@@ -1,0 +1,149 @@
+"""The customer lookup: one search by email, phone, csid or guid lays out each close's chain,
+received → mapping → rule outcome → survey → tries → delivered, for the user's accounts only,
+in the same few queries whatever the tables hold."""
+
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from integrations.services.processing import inbound_event_process
+from ivr.lookup import customer_lookup
+from ivr.models import DeliveryAttempt, SurveyTrigger
+from tests.ivr.factories import IvrMappingFactory
+from tests.ivr.helpers import stored_event
+
+pytestmark = pytest.mark.django_db
+LOOKUP = reverse("admin:ivr_customer_lookup")
+
+
+@pytest.fixture(autouse=True)
+def _no_publish():
+    with mock.patch("ivr.tasks.deliver_surveys.apply_async"):
+        yield
+
+
+def close(account, **conversation):
+    """A close from Jane (REALISTIC_CONVERSATION), stored and run through the event bus."""
+    event = stored_event(account, **conversation)
+    inbound_event_process(event_pk=event.pk)
+    event.refresh_from_db()
+    return event
+
+
+def deliver(survey: SurveyTrigger, *codes: int) -> None:
+    """Tries as the relay records them; the last code decides."""
+    for number, code in enumerate(codes, start=1):
+        DeliveryAttempt.objects.create(
+            trigger=survey,
+            number=number,
+            request_url="https://nps.today/x",
+            request_body={},
+            response_status_code=code,
+            outcome="success" if code < 300 else "retry",
+        )
+    survey.status = "delivered" if codes[-1] < 300 else "pending"
+    survey.attempt_count = len(codes)
+    survey.save()
+
+
+def test_a_delivered_survey_shows_its_whole_chain(admin_user):
+    # given Jane's close in a mapped queue, surveyed after a 503 and a 201
+    mapping = IvrMappingFactory(name="Support DK")
+    event = close(mapping.account, csid=294566)
+    survey = SurveyTrigger.objects.get(inbound_event=event)
+    deliver(survey, 503, 201)
+    # when an admin looks her up by email, in any case
+    found = customer_lookup(user=admin_user, term=" JANE@example.com ")
+    # then the close shows the mapping, the rule outcome, the survey, its tries and delivery
+    assert found.kind == "email"
+    [chain] = found.closes
+    assert chain.event == event
+    assert [m.name for m in chain.mappings] == ["Support DK"]
+    assert chain.rule.outcome == "handled"
+    assert chain.surveys == [survey]
+    assert [(t.number, t.response_status_code) for t in chain.surveys[0].tries] == [
+        (1, 503),
+        (2, 201),
+    ]
+    assert chain.surveys[0].status == "delivered"
+
+
+@pytest.mark.parametrize("term", ["+4520304050", "294566"])
+def test_phone_and_csid_find_the_same_close(admin_user, term):
+    mapping = IvrMappingFactory()
+    event = close(mapping.account, csid=294566)
+    assert [c.event for c in customer_lookup(user=admin_user, term=term).closes] == [event]
+
+
+def test_the_survey_guid_finds_its_close(admin_user):
+    mapping = IvrMappingFactory()
+    event = close(mapping.account, csid=7)
+    close(mapping.account, csid=8)
+    survey = SurveyTrigger.objects.get(inbound_event=event)
+    found = customer_lookup(user=admin_user, term=str(survey.guid))
+    assert [c.event for c in found.closes] == [event]
+
+
+def test_a_skipped_close_says_why_and_has_no_survey(admin_user):
+    # given a close in a queue nobody mapped
+    mapping = IvrMappingFactory()
+    event = close(mapping.account, queue={"id": "unmapped-queue", "name": "Sales"})
+    # when Jane is looked up
+    [chain] = customer_lookup(user=admin_user, term="jane@example.com").closes
+    # then the chain stops at the rule outcome, with the reason
+    assert chain.event == event
+    assert chain.mappings == []
+    assert chain.rule.outcome == "skipped"
+    assert "no enabled IVR mapping for queue unmapped-queue" in chain.decision
+    assert chain.surveys == []
+
+
+def test_a_staff_user_finds_only_their_accounts_closes(staff_user_factory):
+    mine, theirs = IvrMappingFactory(), IvrMappingFactory()
+    own = close(mine.account, csid=1)
+    close(theirs.account, csid=2)
+    user = staff_user_factory("ops", mine.account, perms=["view_surveytrigger"])
+    assert [c.event for c in customer_lookup(user=user, term="jane@example.com").closes] == [own]
+    assert customer_lookup(user=user, term="2").closes == []
+
+
+def test_the_lookup_makes_as_many_queries_for_one_close_as_for_ten(admin_user):
+    mapping = IvrMappingFactory()
+    close(mapping.account, csid=1)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            customer_lookup(user=admin_user, term="jane@example.com")
+        return len(captured)
+
+    one = queries()
+    for csid in range(2, 11):
+        event = close(mapping.account, csid=csid)
+        deliver(SurveyTrigger.objects.get(inbound_event=event), 201)
+    assert queries() == one
+
+
+def test_a_term_that_is_no_contact_says_so(admin_client):
+    page = admin_client.get(LOOKUP, {"q": "hello"}).content.decode()
+    assert "is not an email, a phone number" in page
+
+
+def test_the_page_links_each_step(admin_client):
+    mapping = IvrMappingFactory(name="Support DK")
+    event = close(mapping.account, csid=42)
+    survey = SurveyTrigger.objects.get(inbound_event=event)
+    page = admin_client.get(LOOKUP, {"q": "jane@example.com"}).content.decode()
+    for url in (
+        reverse("admin:integrations_inboundevent_change", args=[event.pk]),
+        reverse("admin:ivr_ivrmapping_change", args=[mapping.pk]),
+        reverse("admin:ivr_surveytrigger_change", args=[survey.pk]),
+    ):
+        assert url in page
+
+
+def test_a_user_without_the_survey_view_permission_is_refused(client, staff_user_factory, account):
+    client.force_login(staff_user_factory("nobody", account, perms=["view_inboundevent"]))
+    assert client.get(LOOKUP, {"q": "jane@example.com"}).status_code == 403
