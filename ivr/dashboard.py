@@ -49,7 +49,7 @@ class Row:
 
     @property
     def reasons(self) -> list[tuple[str, Figures]]:
-        return sorted(self.skipped_reasons.items(), key=lambda item: -item[1].week)
+        return sorted(self.skipped_reasons.items(), key=lambda item: (-item[1].week, item[0]))
 
 
 def survey_dashboard(accounts, *, today: date) -> dict:
