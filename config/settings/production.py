@@ -17,6 +17,11 @@ if DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG must be off in production.")
 if not SECRET_KEY or SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY:
     raise ImproperlyConfigured("Set DJANGO_SECRET_KEY: the default key is public.")
+# Connect Dixa sends Dixa this URL and the relay key Dixa will send to it: https only. Unset,
+# Connect Dixa says so instead of registering a laptop's address.
+PUBLIC_URL = env("PUBLIC_URL", default="").rstrip("/")
+if PUBLIC_URL and not PUBLIC_URL.startswith("https://"):
+    raise ImproperlyConfigured("PUBLIC_URL must be an https URL: Dixa sends the relay key to it.")
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured(
         "Set FIELD_ENCRYPTION_KEYS: stored secrets (Dixa tokens, nps.today keys, signing "

@@ -30,29 +30,53 @@ class DixaConnectionForm(SecretFieldsForm):
     secret_fields = ("api_token",)
 
 
+def _when(moment) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S}" if moment else "—"
+
+
 class DeliveryStatusInline(admin.TabularInline):
     model = DixaDeliveryStatus
-    fields = (
-        "event_type",
-        "last_delivery_at",
-        "last_success",
-        "last_response_code",
-        "last_response_text",
-        "last_success_at",
-        "last_failure_at",
-        "last_failure_reason",
-        "pulled_at",
-    )
+    fields = ("event_type", "last_delivery", "success_at", "last_failure", "pulled")
     readonly_fields = fields
     extra = 0
     can_delete = False
-    verbose_name_plural = "Dixa's delivery status, per event type"
+    verbose_name_plural = "Dixa's delivery status, per event type (UTC)"
+
+    @admin.display(description="last delivery")
+    def last_delivery(self, obj):
+        if obj.last_delivery_at is None:
+            return "no recent delivery"
+        colour = "#2f855a" if obj.last_success else "#ba2121"
+        answer = f"{obj.last_response_code or 'no answer'} {obj.last_response_text}".strip()
+        return format_html(
+            '<span style="color:{}">{}</span> at {}', colour, answer, _when(obj.last_delivery_at)
+        )
+
+    @admin.display(description="last success")
+    def success_at(self, obj):
+        return _when(obj.last_success_at)
+
+    @admin.display(description="last failure, Dixa's reason")
+    def last_failure(self, obj):
+        if obj.last_failure_at is None:
+            return "—"
+        return f"{_when(obj.last_failure_at)}: {obj.last_failure_reason}"
+
+    @admin.display(description="pulled")
+    def pulled(self, obj):
+        return _when(obj.pulled_at)
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_view_permission(self, request, obj=None):
+        # Part of the connection's page: whoever may see the connection sees Dixa's view.
+        return request.user.has_perm("integrations.view_dixaconnection") or request.user.has_perm(
+            "integrations.change_dixaconnection"
+        )
 
 
 @admin.register(DixaConnection)
@@ -71,8 +95,8 @@ class DixaConnectionAdmin(AccountScopedAdmin):
         "problems",
         "subscription_id",
         "subscription_url",
-        "events",
-        "queue_ids",
+        "subscribed_events",
+        "queues_filtered",
         "enabled",
         "relay_key",
         "signing",
@@ -110,6 +134,14 @@ class DixaConnectionAdmin(AccountScopedAdmin):
         if not found:
             return "—"
         return format_html_join("", '<div style="color:#ba2121">⚠ {}</div>', ((p,) for p in found))
+
+    @admin.display(description="events")
+    def subscribed_events(self, obj):
+        return ", ".join(obj.events) or "—"
+
+    @admin.display(description="queue filter (QueueId is one of)")
+    def queues_filtered(self, obj):
+        return ", ".join(obj.queue_ids) or "— (no enabled mapping: kept disabled)"
 
     @admin.display(description="relay key")
     def relay_key(self, obj):

@@ -12,6 +12,7 @@ Raises ApiUnavailable when Dixa is busy or does not answer (the task retries wit
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -50,6 +51,10 @@ def dixa_connect(*, account: Account, api_token: str | None = None) -> Outcome:
         connection.save(update_fields=["api_token"])
     if not connection.api_token:
         message = "No Dixa API token: enter one on the Dixa connection, then connect."
+        record(connection, State.FAILED, message)
+        return Outcome(False, message)
+    if not settings.PUBLIC_URL:
+        message = "PUBLIC_URL is not set: Dixa needs the platform's public https address."
         record(connection, State.FAILED, message)
         return Outcome(False, message)
     desired = desired_subscription(account)

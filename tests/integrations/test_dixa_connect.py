@@ -248,3 +248,31 @@ def test_a_subscription_dixa_disabled_is_shown(fake_dixa, mapped):
     state = dixa_sync.subscription_check(connection=DixaConnection.objects.get(account=mapped))
     # then
     assert state == State.DISABLED
+
+
+def test_without_a_public_url_connect_says_so(fake_dixa, mapped, settings):
+    # given
+    settings.PUBLIC_URL = ""
+    # when
+    outcome = dixa_connect(account=mapped, api_token="dixa-test-token")
+    # then
+    assert not outcome.ok and "PUBLIC_URL is not set" in outcome.message
+    assert fake_dixa.webhooks_state()["subscriptions"] == []
+
+
+@pytest.mark.parametrize(
+    ("public_url", "starts"),
+    [("https://relay.example.com", True), ("http://relay.example.com", False), (None, True)],
+)
+def test_production_takes_only_an_https_public_url(public_url, starts):
+    from tests.test_production_settings import load_production
+
+    # when
+    result = load_production(
+        "from django.conf import settings; print(repr(settings.PUBLIC_URL))",
+        PUBLIC_URL=public_url,
+    )
+    # then
+    assert (result.returncode == 0) is starts, result.stderr[-500:]
+    if not starts:
+        assert "PUBLIC_URL must be an https URL" in result.stderr

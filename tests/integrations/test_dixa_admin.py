@@ -1,0 +1,207 @@
+"""The Dixa connection in the admin: buttons queue named actions (POST only, change
+permission, the user's accounts only), the record cannot be deleted, Dixa's logs are
+read-only, ivr's mapping edits ask for a sync; manage.py dixa_connect; and the page in
+Chromium at 1280 px (DIXA_SCREENSHOT=<path> saves it as docs/dixa.md shows it)."""
+
+import json
+import os
+from collections import deque
+from unittest import mock
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+
+from integrations.models import DixaConnection, DixaDeliveryLog
+from integrations.services import dixa_monitor
+from integrations.services.dixa_connect import dixa_connect
+from tests.integrations.factories import AccountFactory, InboundEventFactory
+from tests.ivr.factories import QUEUE_ID, IvrMappingFactory
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "pw-for-the-browser"  # noqa: S105
+PERMS = ["view_dixaconnection", "change_dixaconnection", "add_dixaconnection"]
+
+
+def staff(django_user_model, username, *accounts, perms=PERMS):
+    user = django_user_model.objects.create_user(username, password=PASSWORD, is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=perms))
+    for account in accounts:
+        account.members.add(user)
+    return user
+
+
+def action_url(connection, action):
+    return reverse("admin:integrations_dixaconnection_action", args=[connection.pk, action])
+
+
+@pytest.fixture
+def connection(account):
+    return DixaConnection.objects.create(account=account, api_token="dixa-test-token")
+
+
+def test_a_button_queues_its_action_after_the_commit(
+    client, django_user_model, connection, django_capture_on_commit_callbacks
+):
+    # given
+    client.force_login(staff(django_user_model, "ann", connection.account))
+    # when
+    with mock.patch("integrations.tasks.dixa_action.delay") as delay:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(action_url(connection, "connect"), follow=True)
+    # then
+    delay.assert_called_once_with(connection.account.pk, "connect")
+    assert "Connect / repair for" in response.content.decode()
+    # and the history records who asked
+    history = client.get(
+        reverse("admin:integrations_dixaconnection_history", args=[connection.pk])
+    ).content.decode()
+    assert "Dixa: Connect / repair requested" in history
+
+
+def test_buttons_take_post_only_and_a_known_action(client, django_user_model, connection):
+    client.force_login(staff(django_user_model, "ann", connection.account))
+    with mock.patch("integrations.tasks.dixa_action.delay") as delay:
+        assert client.get(action_url(connection, "connect")).status_code == 405
+        assert client.post(action_url(connection, "explode")).status_code == 403
+    delay.assert_not_called()
+
+
+def test_another_tenants_connection_cannot_be_acted_on(client, django_user_model, connection):
+    # given a staff user of another account
+    client.force_login(staff(django_user_model, "bob", AccountFactory()))
+    # when / then
+    with mock.patch("integrations.tasks.dixa_action.delay") as delay:
+        assert client.post(action_url(connection, "disable")).status_code == 403
+    delay.assert_not_called()
+    listing = client.get(reverse("admin:integrations_dixaconnection_changelist"))
+    assert str(connection.account) not in listing.content.decode()
+
+
+def test_view_permission_alone_shows_no_buttons_and_acts_on_nothing(
+    client, django_user_model, connection
+):
+    client.force_login(
+        staff(django_user_model, "cid", connection.account, perms=["view_dixaconnection"])
+    )
+    page = client.get(reverse("admin:integrations_dixaconnection_change", args=[connection.pk]))
+    assert page.status_code == 200
+    assert "dixa-connect" not in page.content.decode()
+    with mock.patch("integrations.tasks.dixa_action.delay") as delay:
+        assert client.post(action_url(connection, "connect")).status_code == 403
+    delay.assert_not_called()
+
+
+def test_a_connection_is_never_deleted_and_logs_are_read_only(admin_client, connection):
+    delete = reverse("admin:integrations_dixaconnection_delete", args=[connection.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    log = DixaDeliveryLog.objects.create(
+        connection=connection,
+        subscription_id="s",
+        event_type="ConversationClosed",
+        event_id="e1",
+        delivered_at="2026-11-22T04:00:00Z",
+        success=True,
+        response_code=202,
+        reconciliation=DixaDeliveryLog.Reconciliation.RECORDED,
+        pulled_at="2026-11-22T04:05:00Z",
+    )
+    change = reverse("admin:integrations_dixadeliverylog_change", args=[log.pk])
+    assert admin_client.post(change, {"event_id": "x"}).status_code == 403
+    assert DixaConnection.objects.filter(pk=connection.pk).exists()
+
+
+def test_saving_a_mapping_in_the_admin_asks_for_a_sync(admin_client, account):
+    # given
+    mapping = IvrMappingFactory(account=account)
+    with mock.patch("ivr.admin.subscription_sync_request") as request:
+        # when it is deleted
+        admin_client.post(
+            reverse("admin:ivr_ivrmapping_delete", args=[mapping.pk]), {"post": "yes"}
+        )
+    # then
+    request.assert_called_once_with(account_id=account.pk)
+
+
+def test_the_command_connects_with_a_token_from_the_environment(fake_dixa, account, monkeypatch):
+    # given
+    IvrMappingFactory(account=account, queue_id=QUEUE_ID)
+    monkeypatch.setenv("DIXA_TOKEN", "dixa-test-token")
+    # when
+    call_command("dixa_connect", "--account", account.slug, "--token-env", "DIXA_TOKEN")
+    # then
+    assert DixaConnection.objects.get(account=account).state == DixaConnection.State.CONNECTED
+    assert len(fake_dixa.webhooks_state()["subscriptions"]) == 1
+    # and a refused token is a clear error
+    monkeypatch.setenv("DIXA_TOKEN", "wrong")
+    with pytest.raises(CommandError, match=r"Dixa refused the API token \(401\)"):
+        call_command("dixa_connect", "--account", account.slug, "--token-env", "DIXA_TOKEN")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.chromium
+def test_the_connection_page_reads_well_at_1280(
+    live_server, django_user_model, fake_dixa, settings
+):
+    from tests.pgap.test_browser import chromium_page
+
+    # given an account connected to the fake Dixa, whose logs hold a failure and a success
+    settings.PUBLIC_URL = "https://relay.example.com"
+    account = AccountFactory(name="Acme Support")
+    IvrMappingFactory(account=account, queue_id=QUEUE_ID)
+    dixa_connect(account=account, api_token="dixa-test-token")
+    connection = DixaConnection.objects.get(account=account)
+    stored = InboundEventFactory(account=account, event_type="ConversationClosed")
+    payload = json.dumps({"event_id": stored.event_id})
+    fake_dixa.subscriptions[connection.subscription_id].logs["ConversationClosed"] = deque(
+        [
+            {
+                "deliveryDetail": {
+                    "deliveryTimestamp": "2026-11-22T04:00:00.000Z",
+                    "success": False,
+                    "responseCode": 0,
+                    "responseText": "no answer: ConnectError",
+                },
+                "payload": payload,
+            },
+            {
+                "deliveryDetail": {
+                    "deliveryTimestamp": "2026-11-22T04:02:00.000Z",
+                    "success": True,
+                    "responseCode": 202,
+                    "responseText": '{"status":"accepted"}',
+                },
+                "payload": payload,
+            },
+        ]
+    )
+    dixa_monitor.delivery_status_pull(connection=connection)
+    staff(django_user_model, "ann", account)
+    # when ann opens the page in Chromium
+    with chromium_page(live_server) as page:
+        page.goto(f"{live_server.url}/{settings.ADMIN_URL}login/")
+        page.fill("#id_username", "ann")
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_selector("#site-name")
+        url = reverse("admin:integrations_dixaconnection_change", args=[connection.pk])
+        page.goto(f"{live_server.url}{url}")
+        # then the buttons, the state and Dixa's view are there, inside 1280 px
+        for name in ("connect", "key_rotate", "subscription_replace", "watch", "disable"):
+            assert page.is_visible(f"#dixa-{name}")
+        text = page.inner_text("#content")
+        assert "Connected" in text
+        assert "no answer: ConnectError" in text
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 1280
+        if os.environ.get("DIXA_SCREENSHOT"):
+            page.screenshot(path=os.environ["DIXA_SCREENSHOT"], full_page=True)
+        # when she presses Check now
+        with mock.patch("integrations.tasks.dixa_action.delay"):
+            page.click("#dixa-watch")
+            page.wait_for_selector(".messagelist")
+        # then the page says it is queued
+        assert "Check now for Acme Support: queued" in page.inner_text(".messagelist")
+        assert page.errors == [] and page.foreign == []
