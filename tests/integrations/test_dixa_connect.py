@@ -276,3 +276,20 @@ def test_production_takes_only_an_https_public_url(public_url, starts):
     assert (result.returncode == 0) is starts, result.stderr[-500:]
     if not starts:
         assert "PUBLIC_URL must be an https URL" in result.stderr
+
+
+def test_the_task_retries_while_dixa_is_busy_then_connects(fake_dixa, mapped, monkeypatch):
+    from integrations.tasks import dixa_action
+
+    # given Dixa answers 503 to every try of the first run
+    monkeypatch.setattr(dixa, "WEBHOOK_BACKOFF", 0.01)
+    DixaConnection.objects.create(account=mapped, api_token="dixa-test-token")
+    fake_dixa.push(*[Behaviour(status=503)] * 3)
+    # when the task runs (eagerly: Celery runs its retry at once)
+    result = dixa_action.apply(args=[mapped.pk, "connect"])
+    # then the busy answers were retried by the task, which then connected
+    assert result.state == "SUCCESS"
+    statuses = [r.status for r in fake_dixa.recorded("/beta/webhooks")]
+    assert statuses[:3] == [503, 503, 503] and set(statuses[3:]) <= {200, 201}
+    assert DixaConnection.objects.get(account=mapped).state == State.CONNECTED
+    assert len(fake_dixa.webhooks_state()["subscriptions"]) == 1
