@@ -10,9 +10,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     # The management API (docs/api.md); the webhooks below keep their paths.
-    path("api/v1/", include("integrations.api.manage.urls")),
-    path("api/v1/", include("ivr.api.urls")),
-    path("api/v1/", include("pgap.api.manage_urls")),
+    path("api/v1/", include("config.api_urls")),
     path("api/", include("integrations.api.urls")),
     path("api/", include("pgap.api.urls")),
     path(settings.ADMIN_URL, admin.site.urls),

@@ -8,10 +8,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from integrations import crypto
-from integrations.admin.scoping import visible_accounts
-from integrations.api.manage.filtering import IntegerFilter, user_accounts
+from integrations.api.manage.fields import AccountSlugField
+from integrations.api.manage.filtering import AccountFilter, BooleanFilter, IntegerFilter
 from integrations.api.manage.views import ScopedViewSetMixin
-from integrations.models import Account
 from ivr.models import CHANNELS, IvrMapping
 from ivr.services.mappings import (
     MappingInUse,
@@ -22,10 +21,8 @@ from ivr.services.mappings import (
 
 
 class MappingFilter(filters.FilterSet):
-    account = filters.ModelChoiceFilter(
-        queryset=user_accounts, to_field_name="slug", help_text="An account's slug."
-    )
-    enabled = filters.BooleanFilter()
+    account = AccountFilter()
+    enabled = BooleanFilter()
     queue_id = filters.CharFilter(max_length=64)
     campaign_id = IntegerFilter(min_value=0, max_value=2**31 - 1)
 
@@ -35,10 +32,8 @@ class MappingFilter(filters.FilterSet):
 
 
 class MappingSerializer(serializers.ModelSerializer):
-    account = serializers.SlugRelatedField(
-        slug_field="slug",
-        queryset=Account.objects.none(),  # the user's accounts, set per request
-        help_text="The account's slug; set when the mapping is created, never changed.",
+    account = AccountSlugField(
+        help_text="The account's slug; set when the mapping is created, never changed."
     )
     channels = serializers.ListField(
         child=serializers.ChoiceField(choices=CHANNELS),
@@ -82,12 +77,6 @@ class MappingSerializer(serializers.ModelSerializer):
                 "help_text": "Write-only. Omitted: kept; empty: removed.",
             }
         }
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None and request.user is not None:
-            self.fields["account"].queryset = visible_accounts(request.user)
 
     @extend_schema_field(serializers.CharField())
     def get_dixa_api_token_last4(self, obj) -> str:

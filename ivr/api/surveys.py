@@ -9,9 +9,9 @@ from rest_framework.response import Response
 
 from integrations.admin.scoping import scoped, visible_accounts
 from integrations.api.manage.events import QueuedSerializer
-from integrations.api.manage.filtering import IntegerFilter, user_accounts
+from integrations.api.manage.fields import AccountSlugField
+from integrations.api.manage.filtering import AccountFilter, IntegerFilter
 from integrations.api.manage.views import ScopedReadOnlyViewSet
-from integrations.models import Account
 from ivr.models import DeliveryAttempt, IvrMapping, SurveyTrigger
 from ivr.services import operations
 
@@ -21,9 +21,7 @@ def user_mappings(request):
 
 
 class SurveyFilter(filters.FilterSet):
-    account = filters.ModelChoiceFilter(
-        queryset=user_accounts, to_field_name="slug", help_text="An account's slug."
-    )
+    account = AccountFilter()
     mapping = filters.ModelChoiceFilter(queryset=user_mappings, help_text="A mapping's id.")
     status = filters.ChoiceFilter(choices=SurveyTrigger.Status.choices)
     csid = IntegerFilter(help_text="Dixa conversation id.")
@@ -86,17 +84,10 @@ class SurveyDetailSerializer(SurveySerializer):
 
 class ResendSinceSerializer(serializers.Serializer):
     since = serializers.DateTimeField(help_text="Dead letters that failed at or after this time.")
-    account = serializers.SlugRelatedField(
-        slug_field="slug",
-        queryset=Account.objects.none(),  # the user's accounts, set per request
+    account = AccountSlugField(
         required=False,
         help_text="Only this account's (a slug); absent: all of the user's accounts.",
     )
-
-    def __init__(self, *args, user=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        if user is not None:  # None: the schema generator's instance
-            self.fields["account"].queryset = visible_accounts(user)
 
 
 class ResentSerializer(serializers.Serializer):
@@ -158,7 +149,7 @@ class SurveyViewSet(ScopedReadOnlyViewSet):
     @action(detail=False, methods=["post"], url_path="resend-dead-letters")
     def resend_dead_letters(self, request):
         """Every dead letter of the user's accounts (or of one) that failed since `since`."""
-        body = ResendSinceSerializer(data=request.data, user=request.user)
+        body = ResendSinceSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         account = body.validated_data.get("account")
         accounts = visible_accounts(request.user)

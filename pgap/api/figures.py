@@ -10,8 +10,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.admin.scoping import scoped, visible_accounts
+from integrations.api.manage.fields import AccountSlugField
+from integrations.api.manage.filtering import refused_parameters
 from integrations.api.manage.views import ManagementApiMixin
-from integrations.models import Account
 from ivr.models import IvrMapping
 from pgap.admin.analytics_form import EARLIEST, LATEST, MAX_DAYS, MAX_WEEKS
 from pgap.models import PgapPair
@@ -21,11 +22,8 @@ DEFAULT_DAYS = 30
 
 
 class FiguresQuerySerializer(serializers.Serializer):
-    account = serializers.SlugRelatedField(
-        slug_field="slug",
-        queryset=Account.objects.none(),  # the user's accounts, set per request
-        required=False,
-        help_text="An account's slug; absent: all of the user's accounts.",
+    account = AccountSlugField(
+        required=False, help_text="An account's slug; absent: all of the user's accounts."
     )
     mapping = serializers.PrimaryKeyRelatedField(
         queryset=IvrMapping.objects.none(), required=False, help_text="A mapping's id."
@@ -43,13 +41,13 @@ class FiguresQuerySerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         self.user = user
         if user is not None:  # None: the schema generator's instance
-            self.fields["account"].queryset = visible_accounts(user)
             self.fields["mapping"].queryset = scoped(IvrMapping.objects.all(), user)
 
     def to_internal_value(self, data):
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown parameter."] for name in unknown})
+        refused = refused_parameters(data, self.fields)
+        refused.update({name: ["May not be blank."] for name in data if data.get(name) == ""})
+        if refused:
+            raise serializers.ValidationError(refused)
         return super().to_internal_value(data)
 
     def validate(self, data):
@@ -133,7 +131,9 @@ class PgapFiguresView(ManagementApiMixin, APIView):
 
     @extend_schema(parameters=[FiguresQuerySerializer], responses=FiguresSerializer)
     def get(self, request):
-        query = FiguresQuerySerializer(data=request.query_params, user=request.user)
+        query = FiguresQuerySerializer(
+            data=request.query_params, user=request.user, context={"request": request}
+        )
         query.is_valid(raise_exception=True)
         analytics = pgap_analytics(query.pair_filter(), bucket=query.validated_data["by"])
         data = {**vars(analytics), **{k: query.validated_data[k] for k in ("start", "end", "by")}}

@@ -7,16 +7,14 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from integrations import events
-from integrations.api.manage.filtering import IntegerFilter, user_accounts
+from integrations.api.manage.filtering import AccountFilter, IntegerFilter
 from integrations.api.manage.views import ScopedReadOnlyViewSet
 from integrations.models import HandlerRun, InboundEvent
 from integrations.services.processing import inbound_events_reprocess
 
 
 class InboundEventFilter(filters.FilterSet):
-    account = filters.ModelChoiceFilter(
-        queryset=user_accounts, to_field_name="slug", help_text="An account's slug."
-    )
+    account = AccountFilter()
     status = filters.ChoiceFilter(choices=InboundEvent.Status.choices)
     outcome = filters.ChoiceFilter(choices=InboundEvent.Outcome.choices)
     verification = filters.ChoiceFilter(choices=InboundEvent.Verification.choices)

@@ -2,7 +2,9 @@
 throttle, cursor pages and strict filters."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import serializers, viewsets
+from rest_framework import exceptions, serializers, viewsets
+from rest_framework.parsers import JSONParser
+from rest_framework.views import APIView
 
 from integrations.admin.scoping import scoped
 from integrations.api.manage.authentication import ManagementTokenAuthentication
@@ -18,6 +20,7 @@ class ManagementApiMixin:
     throttle_classes = [ManagementThrottle]
     pagination_class = ManagementCursorPagination
     filter_backends = [StrictFilterBackend]
+    parser_classes = [JSONParser]  # bodies are JSON; a form is a 415
 
     def handle_exception(self, exc):
         # A model's own validation (full_clean in a service) is a 400 with its field errors.
@@ -31,8 +34,17 @@ class ManagementApiMixin:
 
 
 class ScopedViewSetMixin(ManagementApiMixin):
+    # Any path segment reaches the view (whose 404 is JSON), not only those the URL
+    # resolver would match.
+    lookup_value_regex = "[^/]+"
     # `queryset` narrowed to the rows of the user's accounts by the admin's own rule
     # (integrations.admin.scoping): another account's object is a 404, as if it did not exist.
+
+    def get_object(self):
+        value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
+        if "\x00" in value:  # PostgreSQL refuses NUL in text: no such object
+            raise exceptions.NotFound()
+        return super().get_object()
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular, no user
@@ -42,3 +54,14 @@ class ScopedViewSetMixin(ManagementApiMixin):
 
 class ScopedReadOnlyViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     pass
+
+
+class NotFoundView(APIView):
+    """Any other path under /api/v1/: a JSON 404, like the API's own."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    schema = None
+
+    def initial(self, request, *args, **kwargs):
+        raise exceptions.NotFound()
