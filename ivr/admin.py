@@ -1,12 +1,13 @@
 from functools import partial
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from integrations import crypto
 from integrations.admin import columns
@@ -16,10 +17,13 @@ from integrations.admin.paginator import CappedPaginator
 from integrations.admin.scoping import AccountScopedAdmin, visible_accounts
 from integrations.admin.search import ExactSearchMixin
 from integrations.audit.services import audit_record
-from integrations.clients import dixa, npstoday
-from integrations.clients.http import ApiUnavailable
 from integrations.services.dixa_sync import subscription_sync_request
 from ivr.admin_lookup import customer_lookup_view
+from ivr.admin_options import (
+    mapping_connection_report,
+    mapping_options_view,
+    mapping_test_connection_view,
+)
 from ivr.forms import IvrMappingForm
 from ivr.models import DeliveryAttempt, IvrMapping, NpsTodayDelivery, SurveyTrigger
 from ivr.selectors import mappings_with_recent_counts
@@ -44,11 +48,12 @@ class IvrMappingAdmin(AccountScopedAdmin):
     ordering = ("account__name", "name")  # Meta.ordering does not survive the 24 h counts
     search_fields = ("name", "queue_id", "=campaign_id")
     actions = ["test_connection"]
+    change_form_template = "admin/ivr/ivrmapping/change_form.html"
     fieldsets = (
         (None, {"fields": ("account", "name", "enabled")}),
         (
             "Dixa queue → nps.today campaign",
-            {"fields": ("dixa_api_token", "queue_id", "campaign_id")},
+            {"fields": ("dixa_api_token", "queue_id", "campaign_id", "save_anyway")},
         ),
         (
             "Survey rules",
@@ -67,23 +72,27 @@ class IvrMappingAdmin(AccountScopedAdmin):
         ),
     )
 
-    def get_form(self, request, obj=None, **kwargs):
-        form_class = super().get_form(request, obj, **kwargs)
-
-        class WithUser(form_class):
-            def __init__(self, *args, **kw):
-                super().__init__(*args, user=request.user, **kw)
-                for note in self.api_notes:
-                    messages.warning(request, f"Could not load choices from {note}")
-
-        return WithUser
+    def get_urls(self):
+        extra = [
+            path(
+                "options/<slug:kind>/",
+                self.admin_site.admin_view(require_POST(partial(mapping_options_view, self))),
+                name="ivr_ivrmapping_options",
+            ),
+            path(
+                "<path:object_id>/test-connection/",
+                self.admin_site.admin_view(
+                    require_POST(partial(mapping_test_connection_view, self))
+                ),
+                name="ivr_ivrmapping_test_connection",
+            ),
+        ]
+        return extra + super().get_urls()
 
     def get_queryset(self, request):
         return mappings_with_recent_counts(super().get_queryset(request))
 
     def save_model(self, request, obj, form, change):
-        obj.campaign_name = form.campaign_names.get(obj.campaign_id, obj.campaign_name)
-        obj.queue_name = form.queue_names.get(obj.queue_id, obj.queue_name)
         super().save_model(request, obj, form, change)
         if not change or {"queue_id", "enabled"} & set(form.changed_data):
             subscription_sync_request(account_id=obj.account_id)
@@ -123,34 +132,7 @@ class IvrMappingAdmin(AccountScopedAdmin):
     @admin.action(description="Test connection (nps.today key and Dixa token)")
     def test_connection(self, request, queryset):
         for mapping in queryset.select_related("account"):
-            for label, check in (
-                ("nps.today key", lambda m=mapping: _check_npstoday(m)),
-                ("Dixa token", lambda m=mapping: _check_dixa(m)),
-            ):
-                try:
-                    detail = check()
-                except ApiUnavailable as exc:
-                    self.message_user(request, f"{mapping}: {label} failed: {exc}", messages.ERROR)
-                else:
-                    self.message_user(request, f"{mapping}: {label} OK ({detail})")
-
-
-def _check_npstoday(mapping: IvrMapping) -> str:
-    if not mapping.account.npstoday_api_key:
-        raise ApiUnavailable("the account has no nps.today API key")
-    campaigns = {c.id for c in npstoday.list_campaigns(mapping.account.npstoday_api_key)}
-    if mapping.campaign_id not in campaigns:
-        raise ApiUnavailable(f"campaign {mapping.campaign_id} is not among the key's campaigns")
-    return f"{len(campaigns)} campaigns, including {mapping.campaign_id}"
-
-
-def _check_dixa(mapping: IvrMapping) -> str:
-    if not mapping.dixa_api_token:
-        raise ApiUnavailable("the mapping has no Dixa API token")
-    queues = {q.id for q in dixa.list_queues(mapping.dixa_api_token)}
-    if mapping.queue_id not in queues:
-        raise ApiUnavailable(f"queue {mapping.queue_id} is not among the token's queues")
-    return f"{len(queues)} queues, including {mapping.queue_id}"
+            mapping_connection_report(self, request, mapping)
 
 
 class DeliveryAttemptInline(admin.TabularInline):

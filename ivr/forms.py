@@ -1,14 +1,22 @@
-"""The mapping form: campaigns and queues are offered from the APIs themselves, so nobody
-copies ids by hand; when an API cannot be reached the form says so and takes a typed id."""
+"""The mapping form. It calls no outside API while it is built: the queue and campaign
+pickers are filled on request ("Load queues", "Load campaigns": ivr/admin_options.py), and the
+save checks the queue against Dixa and the campaign against nps.today through cached
+selectors. A queue Dixa does not know, a token Dixa refuses or a campaign the key cannot see
+stops the save; an API that does not answer stops it too unless "Save anyway" is ticked.
+A failed save shows everything as typed, the token included."""
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from integrations.admin.forms import SecretFieldsForm
-from integrations.admin.scoping import visible_accounts
-from integrations.clients import dixa, npstoday
-from integrations.clients.http import ApiUnavailable
+from integrations.fields import validate_header_value
+from ivr import selectors
 from ivr.models import CHANNELS, IvrMapping
+from ivr.services.mapping_checks import dixa_queue_check, npstoday_campaign_check
+
+# What the two checks read; a change to any of them checks again.
+CHECKED_FIELDS = ("account_id", "dixa_api_token", "queue_id", "campaign_id")
 
 
 def _tags_to_text(tags) -> str:
@@ -23,6 +31,26 @@ class TagsField(forms.CharField):
         return [t.strip() for t in (value or "").split(",") if t.strip()]
 
 
+class PickerInput(forms.TextInput):
+    """A text input with a "Load …" button and a list the script fills (mapping_pickers.js)."""
+
+    template_name = "ivr/widgets/picker.html"
+
+    class Media:
+        js = ("ivr/mapping_pickers.js",)
+        css = {"all": ("ivr/mapping_pickers.css",)}
+
+    def __init__(self, *, kind: str, label: str, attrs=None):
+        super().__init__(attrs={"autocomplete": "off", **(attrs or {})})
+        self.kind, self.label = kind, label
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        url = reverse("admin:ivr_ivrmapping_options", args=[self.kind])
+        context["widget"].update(kind=self.kind, load_label=self.label, options_url=url)
+        return context
+
+
 class IvrMappingForm(SecretFieldsForm):
     secret_fields = ("dixa_api_token",)
     channels = forms.MultipleChoiceField(
@@ -34,84 +62,88 @@ class IvrMappingForm(SecretFieldsForm):
     excluded_tags = TagsField(
         required=False, help_text="Comma-separated tag names; a conversation with any is skipped."
     )
+    save_anyway = forms.BooleanField(
+        required=False,
+        label="Save anyway",
+        help_text="Dixa or nps.today could not be reached to check the queue or campaign: "
+        "save without the check (the names are filled in at the next save).",
+        widget=forms.HiddenInput,  # shown only when a check could not be made
+    )
 
     class Meta:
         model = IvrMapping
         fields = "__all__"
+        widgets = {
+            "queue_id": PickerInput(kind="queues", label="Load queues"),
+            "campaign_id": PickerInput(kind="campaigns", label="Load campaigns"),
+        }
+        help_texts = {
+            "queue_id": "Type the token above, then “Load queues” to choose from Dixa's queues.",
+            "campaign_id": "“Load campaigns” lists the campaigns the account's nps.today key "
+            "can see.",
+        }
 
-    def __init__(self, *args, user=None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.api_notes: list[str] = []
-        self.campaign_names: dict[int, str] = {}
-        self.campaigns_by_account: dict[int, set[int]] = {}
-        self.queue_names: dict[str, str] = {}
-        # A view-only page (an operator's) has no fields to offer choices for.
-        if user is not None and "campaign_id" in self.fields:
-            self._offer_campaigns(user)
-        if "queue_id" in self.fields:
-            self._offer_queues()
-
-    def _offer_campaigns(self, user) -> None:
-        groups = []
-        for account in visible_accounts(user):
-            if not account.npstoday_api_key:
-                continue
-            try:
-                campaigns = npstoday.list_campaigns(account.npstoday_api_key)
-            except ApiUnavailable as exc:
-                self.api_notes.append(f"nps.today ({account.name}): {exc}")
-                continue
-            self.campaign_names.update({c.id: c.name for c in campaigns})
-            self.campaigns_by_account[account.pk] = {c.id for c in campaigns}
-            groups.append((account.name, [(c.id, f"{c.id} · {c.name}") for c in campaigns]))
-        current = self.initial.get("campaign_id")
-        if groups:
-            if current and int(current) not in self.campaign_names:
-                groups.insert(0, ("Current", [(current, f"{current} (not offered by nps.today)")]))
-            self.fields["campaign_id"] = forms.TypedChoiceField(
-                label="nps.today campaign", coerce=int, choices=[("", "---------"), *groups]
-            )
-        else:
-            self.fields["campaign_id"].help_text = (
-                "Type the campaign id: nps.today's campaign list could not be loaded"
-                + (
-                    f" ({'; '.join(self.api_notes)})."
-                    if self.api_notes
-                    else " (set the account's nps.today API key to choose from a list)."
-                )
-            )
-
-    def _offer_queues(self) -> None:
-        token = getattr(self.instance, "dixa_api_token", "") if self.instance.pk else ""
-        if not token:
-            self.fields["queue_id"].help_text = (
-                "Type the queue id from Dixa (Settings → Queues), or save the mapping with its "
-                "Dixa API token to choose from Dixa's queues."
-            )
-            return
-        try:
-            queues = dixa.list_queues(token)
-        except ApiUnavailable as exc:
-            self.api_notes.append(f"Dixa: {exc}")
-            self.fields[
-                "queue_id"
-            ].help_text = f"Type the queue id: Dixa could not be reached ({exc})."
-            return
-        self.queue_names = {q.id: q.name for q in queues}
-        choices = [(q.id, f"{q.name} · {q.id}") for q in queues]
-        current = self.initial.get("queue_id")
-        if current and current not in self.queue_names:
-            choices.insert(0, (current, f"{current} (not offered by Dixa)"))
-        self.fields["queue_id"] = forms.ChoiceField(
-            label="Dixa queue", choices=[("", "---------"), *choices]
-        )
+        if self.instance.pk and "queue_id" in self.fields:
+            # "Load queues" may use the stored token when none is typed.
+            self.fields["queue_id"].widget.attrs["data-mapping"] = self.instance.pk
+        token = self.fields.get("dixa_api_token")
+        if token is not None and self.is_bound:
+            # Show what was typed again after a failed save (never the stored token).
+            token.widget.render_value = True
 
     def clean(self):
         cleaned = super().clean()
-        account, campaign = cleaned.get("account"), cleaned.get("campaign_id")
-        offered = self.campaigns_by_account.get(getattr(account, "pk", None))
-        if offered is not None and campaign and campaign not in offered:
-            raise ValidationError(
-                {"campaign_id": f"campaign {campaign} is not in {account}'s nps.today"}
+        if self.errors or not self._checked_fields_changed(cleaned):
+            return cleaned
+        account = cleaned.get("account")
+        try:
+            validate_header_value(cleaned.get("dixa_api_token", ""))
+        except ValidationError:
+            return cleaned  # the model's validation says why; Dixa is not asked
+        checks = {
+            "queue_id": dixa_queue_check(
+                cleaned.get("dixa_api_token", ""),
+                cleaned.get("queue_id", ""),
+                load=selectors.dixa_queues,
+            ),
+            "campaign_id": npstoday_campaign_check(
+                getattr(account, "npstoday_api_key", ""),
+                cleaned.get("campaign_id"),
+                load=selectors.npstoday_campaigns,
+            ),
+        }
+        unchecked = []
+        for field, check in checks.items():
+            if check.ok:
+                name_field = "queue_name" if field == "queue_id" else "campaign_name"
+                setattr(self.instance, name_field, check.name)
+            elif check.refused:  # the key lives on the account: the error goes by its campaign
+                self.add_error("dixa_api_token" if field == "queue_id" else field, check.message)
+            elif check.unknown:
+                self.add_error(field, check.message)
+            else:
+                unchecked.append(check.message)
+        if unchecked and not cleaned.get("save_anyway"):
+            self.fields["save_anyway"].widget = forms.CheckboxInput()
+            self.add_error(
+                "save_anyway",
+                " ".join(unchecked) + " Tick “Save anyway” to save without the check.",
             )
         return cleaned
+
+    def _checked_fields_changed(self, cleaned) -> bool:
+        """A new mapping, or one whose account, token, queue or campaign differ from the
+        stored ones (a blank token keeps the stored one: no change)."""
+        if not self.instance.pk:
+            return True
+        stored = type(self.instance).objects.filter(pk=self.instance.pk).values(*CHECKED_FIELDS)
+        before = stored.first() or {}
+        after = {
+            "account_id": getattr(cleaned.get("account"), "pk", None),
+            "dixa_api_token": cleaned.get("dixa_api_token", ""),
+            "queue_id": cleaned.get("queue_id"),
+            "campaign_id": cleaned.get("campaign_id"),
+        }
+        return any(before.get(name) != value for name, value in after.items())

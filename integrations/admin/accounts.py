@@ -1,6 +1,10 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from integrations import crypto
 from integrations.admin.forms import SecretFieldsForm
@@ -8,6 +12,7 @@ from integrations.admin.scoping import AccountScopedAdmin, ScopedInline
 from integrations.audit.services import audit_record
 from integrations.models import Account, ApiKey, SigningSecret
 from integrations.services.api_keys import api_key_create, api_key_revoke
+from integrations.services.connection_checks import npstoday_key_check
 
 
 class AccountForm(SecretFieldsForm):
@@ -37,6 +42,24 @@ class AccountAdmin(AccountScopedAdmin):
     list_display = ("name", "slug", "signature_mode", "npstoday_key", "created_at")
     search_fields = ("name", "slug")
     filter_horizontal = ("members",)
+    change_form_template = "admin/integrations/account/change_form.html"
+
+    def get_urls(self):
+        test = path(
+            "<path:object_id>/test-connection/",
+            self.admin_site.admin_view(require_POST(self.test_connection_view)),
+            name="integrations_account_test_connection",
+        )
+        return [test, *super().get_urls()]
+
+    def test_connection_view(self, request, object_id):
+        """Whether nps.today accepts the account's key, in a sentence (asked afresh)."""
+        account = self.get_object(request, object_id)
+        if account is None or not self.has_view_permission(request, account):
+            raise PermissionDenied
+        check = npstoday_key_check(account.npstoday_api_key)
+        self.message_user(request, check.message, messages.SUCCESS if check.ok else messages.ERROR)
+        return redirect("admin:integrations_account_change", account.pk)
 
     def get_fields(self, request, obj=None):
         fields = [

@@ -19,7 +19,10 @@ def client() -> httpx.Client:
 
 
 class ApiUnavailable(Exception):
-    """The API could not be reached or answered with an error; the message says which."""
+    """The API could not be reached or answered with an error; the message says which, and
+    `status` the HTTP status of an error answer (None: no answer)."""
+
+    status: int | None = None
 
 
 def get_json(url: str, *, headers: dict, params: dict | None = None, timeout: float = 5.0):
@@ -28,7 +31,9 @@ def get_json(url: str, *, headers: dict, params: dict | None = None, timeout: fl
     except httpx.HTTPError as exc:
         raise ApiUnavailable(f"no answer from {url}: {type(exc).__name__}") from exc
     if response.status_code != 200:
-        raise ApiUnavailable(f"{url} answered {response.status_code}: {response.text[:200]}")
+        error = ApiUnavailable(f"{url} answered {response.status_code}: {response.text[:200]}")
+        error.status = response.status_code
+        raise error
     try:
         return response.json()
     except ValueError as exc:

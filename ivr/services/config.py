@@ -14,6 +14,9 @@ ivr_mappings:
     sample_percent: 100
 """
 
+from django.core.exceptions import ValidationError
+
+from integrations.fields import validate_header_value
 from integrations.models import Account
 from integrations.services.config import (
     ConfigError,
@@ -22,7 +25,9 @@ from integrations.services.config import (
     validated_save,
 )
 from integrations.services.dixa_sync import subscription_sync_request
+from ivr import selectors
 from ivr.models import IvrMapping, NpsTodayDelivery
+from ivr.services.mapping_checks import dixa_queue_check, npstoday_campaign_check
 
 FIELDS = (
     "campaign_id",
@@ -52,7 +57,14 @@ def ivr_mappings_apply(account: Account, specs) -> bool:
         mapping = IvrMapping.objects.filter(account=account, name=spec["name"]).first()
         if mapping is None:
             mapping = IvrMapping(account=account, name=spec["name"])
+        before = (mapping.queue_id, mapping.campaign_id, mapping.dixa_api_token)
         if assign_changed(mapping, spec, FIELDS) or mapping.pk is None:
+            if mapping.pk is None or before != (
+                mapping.queue_id,
+                mapping.campaign_id,
+                mapping.dixa_api_token,
+            ):
+                _names_lookup(mapping)
             try:
                 validated_save(mapping)
             except ConfigError as exc:
@@ -79,3 +91,23 @@ def delivery_policy_apply(key: str):
         return True
 
     return apply
+
+
+def _names_lookup(mapping: IvrMapping) -> None:
+    """The queue's and campaign's names, as the admin's form stores them; left blank when Dixa
+    or nps.today cannot tell (the file is applied all the same)."""
+    mapping.queue_name = ""
+    if mapping.dixa_api_token:
+        try:
+            validate_header_value(mapping.dixa_api_token)
+        except ValidationError:
+            pass  # validated_save says why
+        else:
+            queue = dixa_queue_check(
+                mapping.dixa_api_token, mapping.queue_id, load=selectors.dixa_queues
+            )
+            mapping.queue_name = queue.name
+    campaign = npstoday_campaign_check(
+        mapping.account.npstoday_api_key, mapping.campaign_id, load=selectors.npstoday_campaigns
+    )
+    mapping.campaign_name = campaign.name

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from ivr.models import IvrMapping, NpsTodayDelivery, SurveyTrigger
 from tests.integrations.factories import AccountFactory
-from tests.ivr.factories import QUEUE_ID, IvrMappingFactory
+from tests.ivr.factories import IvrMappingFactory
 from tests.ivr.helpers import stored_event
 
 pytestmark = pytest.mark.django_db
@@ -18,98 +18,6 @@ ADD = reverse("admin:ivr_ivrmapping_add")
 def _no_publish():
     with mock.patch("ivr.tasks.deliver_surveys.apply_async"):
         yield
-
-
-def test_campaigns_are_offered_from_npstoday(admin_client, fake_npstoday):
-    AccountFactory(name="Acme", npstoday_api_key="nps-test-key")
-    page = admin_client.get(ADD).content.decode()
-    assert "7232 · Relationsmåling Q1" in page
-    assert (
-        fake_npstoday.recorded("/campaigns/")[0].headers["authorization"] == "apikey nps-test-key"
-    )
-
-
-def test_queues_are_offered_from_dixa_with_the_mappings_token(
-    admin_client, fake_npstoday, fake_dixa
-):
-    mapping = IvrMappingFactory()
-    page = admin_client.get(
-        reverse("admin:ivr_ivrmapping_change", args=[mapping.pk])
-    ).content.decode()
-    assert f"Mail - General · {QUEUE_ID}" in page
-    assert fake_dixa.recorded("/v1/queues")[0].headers["authorization"] == "dixa-test-token"
-
-
-def test_unreachable_apis_are_named_and_ids_can_be_typed(admin_client, settings):
-    settings.NPSTODAY_API_URL = "http://127.0.0.1:1"
-    settings.DIXA_API_URL = "http://127.0.0.1:1"
-    account = AccountFactory(npstoday_api_key="nps-test-key")
-    mapping = IvrMappingFactory(account=account)
-    page = admin_client.get(reverse("admin:ivr_ivrmapping_change", args=[mapping.pk]))
-    html = page.content.decode()
-    assert "Could not load choices from nps.today" in html
-    assert "Type the campaign id" in html and "Type the queue id" in html
-    response = admin_client.post(
-        ADD,
-        {
-            "account": account.pk,
-            "name": "Typed",
-            "enabled": "on",
-            "campaign_id": 9999,
-            "queue_id": "typed-queue",
-            "dixa_api_token": "tok",
-            "delay_minutes": 0,
-            "quarantine_days": 0,
-            "sample_percent": 100,
-            "once_per_conversation": "on",
-            "excluded_tags": "spam, test",
-        },
-    )
-    assert response.status_code == 302, response.content.decode()[:2000]
-    created = IvrMapping.objects.get(name="Typed")
-    assert (created.campaign_id, created.queue_id, created.excluded_tags) == (
-        9999,
-        "typed-queue",
-        ["spam", "test"],
-    )
-    assert created.dixa_api_token == "tok"
-
-
-def test_choosing_an_offered_campaign_saves_its_name(admin_client, fake_npstoday):
-    account = AccountFactory(npstoday_api_key="nps-test-key")
-    response = admin_client.post(
-        ADD,
-        {
-            "account": account.pk,
-            "name": "Chosen",
-            "enabled": "on",
-            "campaign_id": 7232,
-            "queue_id": QUEUE_ID,
-            "dixa_api_token": "dixa-test-token",
-            "delay_minutes": 0,
-            "quarantine_days": 0,
-            "sample_percent": 100,
-            "channels": ["EMAIL", "WIDGET_CHAT"],
-        },
-    )
-    assert response.status_code == 302
-    mapping = IvrMapping.objects.get(name="Chosen")
-    assert mapping.campaign_name == "Relationsmåling Q1"
-    assert mapping.channels == ["EMAIL", "WIDGET_CHAT"]
-
-
-def test_test_connection_reports_both_keys(admin_client, fake_npstoday, fake_dixa):
-    good = IvrMappingFactory(name="Good")
-    bad = IvrMappingFactory(name="Bad", dixa_api_token="wrong", campaign_id=1)
-    response = admin_client.post(
-        reverse("admin:ivr_ivrmapping_changelist"),
-        {"action": "test_connection", "_selected_action": [good.pk, bad.pk]},
-        follow=True,
-    )
-    text = " | ".join(str(m) for m in response.context["messages"])
-    assert "Good: nps.today key OK" in text and "Good: Dixa token OK" in text
-    assert "Bad: nps.today key failed: campaign 1 is not among" in text
-    assert "Bad: Dixa token failed" in text and "401" in text
 
 
 def test_mapping_list_shows_delivered_and_failed_in_the_last_24_hours(admin_client):
@@ -195,32 +103,6 @@ def test_disabled_key_is_shown_with_its_reason_and_can_be_reenabled(admin_client
     assert NpsTodayDelivery.objects.get(pk=mapping.account_id).disabled_at is None
 
 
-def test_a_campaign_of_another_accounts_npstoday_is_refused(admin_client, fake_npstoday):
-    # given two accounts whose nps.today keys see different campaigns
-    fake_npstoday.api_keys.add("nps-beta-key")
-    fake_npstoday.campaigns_by_key["nps-beta-key"] = {8000: "Beta NPS"}
-    acme = AccountFactory(name="Acme", npstoday_api_key="nps-test-key")
-    AccountFactory(name="Beta", npstoday_api_key="nps-beta-key")
-    # when a mapping of Acme's is pointed at Beta's campaign (both are offered)
-    response = admin_client.post(
-        ADD,
-        {
-            "account": acme.pk,
-            "name": "Wrong",
-            "enabled": "on",
-            "campaign_id": 8000,
-            "queue_id": QUEUE_ID,
-            "delay_minutes": 0,
-            "quarantine_days": 0,
-            "sample_percent": 100,
-        },
-    )
-    # then the form refuses it
-    assert response.status_code == 200
-    assert "campaign 8000 is not in Acme&#x27;s nps.today" in response.content.decode()
-    assert not IvrMapping.objects.filter(name="Wrong").exists()
-
-
 def mapping_form(account, **changes) -> dict:
     return {
         "account": account.pk,
@@ -248,6 +130,7 @@ def test_the_mapping_form_refuses_a_dixa_token_headers_cannot_carry(admin_client
 def test_the_mapping_form_strips_whitespace_around_a_pasted_token(admin_client, settings):
     settings.NPSTODAY_API_URL = settings.DIXA_API_URL = "http://127.0.0.1:1"
     account = AccountFactory()
-    response = admin_client.post(ADD, mapping_form(account, dixa_api_token=" dixa-pasted\n"))
+    form = mapping_form(account, dixa_api_token=" dixa-pasted\n", save_anyway="on")
+    response = admin_client.post(ADD, form)  # the APIs are down: saved without the check
     assert response.status_code == 302
     assert IvrMapping.objects.get().dixa_api_token == "dixa-pasted"

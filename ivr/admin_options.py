@@ -1,0 +1,85 @@
+"""The mapping form's pickers and "Test connection" (admin views; the form itself calls no
+outside API). Options come through the cached selectors; the test asks afresh."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.shortcuts import redirect
+
+from integrations.admin.scoping import visible_accounts
+from integrations.clients import dixa, npstoday
+from integrations.clients.http import ApiUnavailable
+from integrations.services.connection_checks import explain
+from ivr import selectors
+from ivr.services.mapping_checks import dixa_queue_check, npstoday_campaign_check
+
+
+def _refuse(message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _id(value: str) -> int | None:
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
+
+
+def mapping_options_view(model_admin, request, kind: str):
+    """(POST) token/account/mapping → {"options": [{id, label}]} or {"error": sentence}."""
+    if not (model_admin.has_add_permission(request) or model_admin.has_change_permission(request)):
+        raise PermissionDenied
+    if kind == "queues":
+        return _queues(model_admin, request)
+    if kind == "campaigns":
+        return _campaigns(request)
+    return _refuse(f"Nothing to load for {kind!r}.", 404)
+
+
+def _queues(model_admin, request) -> JsonResponse:
+    token = request.POST.get("token", "").strip()
+    mapping_id = _id(request.POST.get("mapping", ""))
+    if not token and mapping_id:
+        mapping = model_admin.get_queryset(request).filter(pk=mapping_id).first()
+        token = mapping.dixa_api_token if mapping else ""
+    if not token:
+        return _refuse("Type the mapping's Dixa API token first.")
+    try:
+        queues = selectors.dixa_queues(token)
+    except ApiUnavailable as exc:
+        return _refuse(explain("Dixa", "token", exc), 502)
+    options = [{"id": q.id, "label": f"{q.name} · {q.id}" if q.name else q.id} for q in queues]
+    return JsonResponse({"options": options})
+
+
+def _campaigns(request) -> JsonResponse:
+    account_id = _id(request.POST.get("account", ""))
+    account = visible_accounts(request.user).filter(pk=account_id).first() if account_id else None
+    if account is None:
+        return _refuse("Choose the account first.")
+    if not account.npstoday_api_key:
+        return _refuse(f"{account} has no nps.today API key: set it on the account first.")
+    try:
+        campaigns = selectors.npstoday_campaigns(account.npstoday_api_key)
+    except ApiUnavailable as exc:
+        return _refuse(explain("nps.today", "account's API key", exc), 502)
+    options = [{"id": str(c.id), "label": f"{c.id} · {c.name}"} for c in campaigns]
+    return JsonResponse({"options": options})
+
+
+def mapping_test_connection_view(model_admin, request, object_id: str):
+    """Ask Dixa and nps.today afresh, and say what they answered."""
+    mapping = model_admin.get_object(request, object_id)
+    if mapping is None or not model_admin.has_view_permission(request, mapping):
+        raise PermissionDenied
+    mapping_connection_report(model_admin, request, mapping)
+    return redirect("admin:ivr_ivrmapping_change", mapping.pk)
+
+
+def mapping_connection_report(model_admin, request, mapping) -> None:
+    checks = (
+        dixa_queue_check(mapping.dixa_api_token, mapping.queue_id, load=dixa.list_queues),
+        npstoday_campaign_check(
+            mapping.account.npstoday_api_key, mapping.campaign_id, load=npstoday.list_campaigns
+        ),
+    )
+    for check in checks:
+        level = messages.SUCCESS if check.ok else messages.ERROR
+        model_admin.message_user(request, f"{mapping}: {check.message}", level)
