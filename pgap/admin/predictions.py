@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from integrations.admin.events import RecordAdmin, truncate
+from integrations.audit.services import audit_record
 from pgap.models import AgentPrediction
 from pgap.services.capture import predictions_read_again
 
@@ -54,4 +55,11 @@ class AgentPredictionAdmin(RecordAdmin):
     @admin.action(description="Read selected again from Dixa", permissions=["operate"])
     def read_again(self, request, queryset):
         count = predictions_read_again(queryset=queryset, by=request.user.get_username())
+        audit_record(
+            actor=request.user,
+            action="prediction read again",
+            objects=queryset,
+            summary=f"Read {len(queryset)} selected prediction(s) again from Dixa",
+            result=f"{count} to read again",
+        )
         self.message_user(request, f"{count} prediction(s) to read again from Dixa")

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from integrations.admin.events import RecordAdmin, pretty_json, truncate
+from integrations.audit.services import audit_record
 from pgap.models import ResponseHook, ResponseSubscription, SurveyResponse
 from pgap.services.hooks import IssuedHook, response_hook_create, response_hook_revoke
 from pgap.services.subscriptions import (
@@ -182,6 +183,13 @@ class ResponseHookAdmin(RecordAdmin):
     @admin.action(description="Revoke selected hooks", permissions=["operate"])
     def revoke(self, request, queryset):
         revoked = [hook for hook in queryset if response_hook_revoke(hook=hook)]
+        audit_record(
+            actor=request.user,
+            action="response hook revoke",
+            objects=queryset,
+            summary=f"Revoke {len(queryset)} selected response hook(s)",
+            result=f"{len(revoked)} revoked",
+        )
         self.message_user(
             request, f"{len(revoked)} hook(s) revoked at {timezone.now():%Y-%m-%d %H:%M} UTC"
         )
@@ -269,6 +277,14 @@ class ResponseSubscriptionAdmin(RecordAdmin):
                 self.message_user(request, f"{account}: nothing subscribed: {exc}", messages.ERROR)
                 continue
             report(self, request, result)
+            audit_record(
+                actor=request.user,
+                action="response subscribe",
+                objects=[account],
+                summary=f"Subscribe the campaigns of {account}'s mappings",
+                result=f"{len(result.subscribed)} subscribed, {len(result.already)} already, "
+                f"{len(result.failed)} failed",
+            )
 
     @admin.action(description="Remove subscription", permissions=["operate"])
     def remove(self, request, queryset):
@@ -282,4 +298,11 @@ class ResponseSubscriptionAdmin(RecordAdmin):
                     f"Campaign {subscription.campaign_id} not removed: {exc}",
                     messages.ERROR,
                 )
+        audit_record(
+            actor=request.user,
+            action="response subscription remove",
+            objects=queryset,
+            summary=f"Remove {len(queryset)} selected subscription(s) in nps.today",
+            result=f"{removed} removed",
+        )
         self.message_user(request, f"{removed} subscription(s) removed")

@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from integrations import crypto
 from integrations.admin.forms import SecretFieldsForm
 from integrations.admin.scoping import AccountScopedAdmin
+from integrations.audit.services import audit_record
 from pgap.models import PgapSetup
 from pgap.services.setup import CHECKED_FIELDS, pgap_setup_check, pgap_setup_check_clear
 
@@ -106,6 +107,15 @@ class PgapSetupAdmin(AccountScopedAdmin):
     def check_against_dixa(self, request, queryset):
         for setup in queryset.select_related("account"):
             pgap_setup_check(setup=setup)
+            audit_record(
+                actor=request.user,
+                action="P-GAP check against Dixa",
+                objects=[setup],
+                summary=f"Check {setup.attribute_identifier} of {setup.account} against Dixa",
+                result="passed"
+                if setup.check_passed
+                else f"{len(setup.check_problems)} problem(s)",
+            )
             if setup.check_passed:
                 self.message_user(
                     request, f"{setup.account}: {setup.attribute_identifier} passed the check"
