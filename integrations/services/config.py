@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.text import slugify
 
+from integrations.audit.services import audit_record
 from integrations.models import Account, SigningSecret, hex_validator
 from integrations.progress import Progress
 from integrations.services.api_keys import api_key_create
@@ -161,6 +162,13 @@ def _apply_account(spec: dict, report: ConfigReport) -> None:
         if not account.api_keys.filter(name=key_spec["name"], revoked_at=None).exists():
             issued = api_key_create(account=account, name=key_spec["name"])
             report.issued_keys.append((account.name, key_spec["name"], issued.plaintext))
+            audit_record(
+                actor="apply_config",
+                action="API key add",
+                objects=[issued.api_key],
+                summary=f"{issued.api_key}: issued from the config file",
+                result="saved",
+            )
             changed = True
 
     for section, apply in _sections.items():
@@ -197,7 +205,16 @@ def _apply_signing_secrets(account: Account, specs, report: ConfigReport) -> boo
             raise ConfigError(f"{account.name}: signing secret is not hex") from exc
         if secret.lower() in existing:
             continue
-        SigningSecret.objects.create(account=account, secret=secret, label=spec.get("label", ""))
+        added = SigningSecret.objects.create(
+            account=account, secret=secret, label=spec.get("label", "")
+        )
+        audit_record(
+            actor="apply_config",
+            action="signing secret add",
+            objects=[added],
+            summary=f"{added}: added to {account} from the config file",
+            result="saved",
+        )
         existing.add(secret.lower())
         changed = True
     return changed

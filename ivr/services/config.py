@@ -16,6 +16,7 @@ ivr_mappings:
 
 from django.core.exceptions import ValidationError
 
+from integrations.audit.services import audit_record
 from integrations.fields import validate_header_value
 from integrations.models import Account
 from integrations.services.config import (
@@ -59,6 +60,7 @@ def ivr_mappings_apply(account: Account, specs) -> bool:
             mapping = IvrMapping(account=account, name=spec["name"])
         before = (mapping.queue_id, mapping.campaign_id, mapping.dixa_api_token)
         if assign_changed(mapping, spec, FIELDS) or mapping.pk is None:
+            created = mapping.pk is None
             if mapping.pk is None or before != (
                 mapping.queue_id,
                 mapping.campaign_id,
@@ -70,6 +72,13 @@ def ivr_mappings_apply(account: Account, specs) -> bool:
             except ConfigError as exc:
                 raise ConfigError(f"{spec['name']}: {exc}") from exc
             changed = True
+            audit_record(
+                actor="apply_config",
+                action=f"IVR mapping {'add' if created else 'change'}",
+                objects=[mapping],
+                summary=f"{mapping}: set from the config file",
+                result="saved",
+            )
     if changed:
         subscription_sync_request(account_id=account.pk)
     return changed

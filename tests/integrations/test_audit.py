@@ -200,3 +200,28 @@ def test_attempts_are_listed_in_the_order_they_were_made_after_a_resend(admin_cl
         < page.index("second try before the resend")
         < page.index("after the resend")
     )
+
+
+def test_what_apply_config_sets_is_audited_as_the_commands(tmp_path, settings):
+    settings.NPSTODAY_API_URL = settings.DIXA_API_URL = "http://127.0.0.1:1"
+    from django.core.management import call_command
+
+    from tests.ivr.test_config import CONFIG
+
+    config = CONFIG.replace(
+        "    npstoday_max_attempts: 3\n",
+        "    npstoday_max_attempts: 3\n    signing_secrets: [abcd0123]\n    api_keys:\n"
+        "      - name: dixa\n",
+    )
+    path = tmp_path / "relay.yaml"
+    path.write_text(config)
+    call_command("apply_config", str(path))
+    call_command("apply_config", str(path))  # unchanged: nothing more to audit
+    entries = AuditEntry.objects.order_by("id")
+    assert [(e.actor_label, e.action) for e in entries] == [
+        ("apply_config", "signing secret add"),
+        ("apply_config", "API key add"),
+        ("apply_config", "IVR mapping add"),
+    ]
+    assert all(e.actor is None and e.account.name == "Acme" for e in entries)
+    assert "abcd0123" not in " ".join(e.summary for e in entries)
