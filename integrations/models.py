@@ -48,6 +48,12 @@ class Account(models.Model):
         default=300,
         help_text="How far X-DIXA-SIGNATURE's timestamp may be from our clock.",
     )
+    require_two_factor = models.BooleanField(
+        "require a second factor",
+        default=False,
+        help_text="Staff of this account (and superusers) sign in to the admin with a code "
+        "from an authenticator app (TOTP) besides their password.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
