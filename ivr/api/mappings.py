@@ -1,6 +1,7 @@
 """IVR mappings in the management API: create, read, change and delete, within the user's
 accounts. Secrets are write-only (the last four are shown, as in the admin)."""
 
+from django.db import transaction
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -106,16 +107,38 @@ class MappingViewSet(
     def perform_create(self, serializer):
         fields = dict(serializer.validated_data)
         account = fields.pop("account")
-        serializer.instance = ivr_mapping_create(account=account, fields=fields)
+        mapping = ivr_mapping_create(account=account, fields=fields)
+        serializer.instance = mapping
+        self.audit(
+            action="IVR mapping add",
+            objects=[mapping],
+            summary=f"{mapping}: added",
+            result="saved",
+        )
 
     def perform_update(self, serializer):
         fields = dict(serializer.validated_data)
         fields.pop("account", None)
-        serializer.instance = ivr_mapping_update(mapping=serializer.instance, fields=fields)
+        mapping = ivr_mapping_update(mapping=serializer.instance, fields=fields)
+        serializer.instance = mapping
+        self.audit(
+            action="IVR mapping change",
+            objects=[mapping],
+            summary=f"{mapping}: changed {', '.join(sorted(fields)) or 'nothing'}",
+            result="saved",
+        )
 
     def destroy(self, request, *args, **kwargs):
+        mapping = self.get_object()
         try:
-            ivr_mapping_delete(mapping=self.get_object())
+            with transaction.atomic():  # the entry names the mapping while it still exists
+                self.audit(
+                    action="IVR mapping delete",
+                    objects=[mapping],
+                    summary=f"Delete {mapping}",
+                    result="deleted",
+                )
+                ivr_mapping_delete(mapping=mapping)
         except MappingInUse as exc:
             return Response(
                 {"error": "conflict", "detail": str(exc)}, status=status.HTTP_409_CONFLICT

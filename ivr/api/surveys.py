@@ -126,21 +126,42 @@ class SurveyViewSet(ScopedReadOnlyViewSet):
     @action(detail=True, methods=["post"])
     def resend(self, request, pk=None):
         """A dead letter (or a cancelled survey) starts over, with the same guid."""
-        count = operations.survey_triggers_resend(queryset=self._this(), by=self.by())
+        this = self._this()
+        count = operations.survey_triggers_resend(queryset=this, by=self.by())
+        self.audit(
+            action="survey resend",
+            objects=this,
+            summary=f"Resend survey {self.kwargs['pk']}",
+            result=f"{count} resent (only dead letters and cancelled surveys are resent)",
+        )
         return _one_changed(count, "Only a dead letter or a cancelled survey can be resent.")
 
     @extend_schema(request=None, responses={202: ChangedSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """A pending or held survey is not sent."""
-        count = operations.survey_triggers_cancel(queryset=self._this(), by=self.by())
+        this = self._this()
+        count = operations.survey_triggers_cancel(queryset=this, by=self.by())
+        self.audit(
+            action="survey cancel",
+            objects=this,
+            summary=f"Cancel survey {self.kwargs['pk']}",
+            result=f"{count} cancelled (only pending and held surveys are cancelled)",
+        )
         return _one_changed(count, "Only a pending or held survey can be cancelled.")
 
     @extend_schema(request=None, responses={202: QueuedSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """A pending survey (waiting for a retry or its delay) goes now."""
-        count = operations.survey_triggers_retry_now(queryset=self._this())
+        this = self._this()
+        count = operations.survey_triggers_retry_now(queryset=this)
+        self.audit(
+            action="survey retry now",
+            objects=this,
+            summary=f"Retry survey {self.kwargs['pk']} now",
+            result=f"{count} queued now (only pending surveys are retried)",
+        )
         if not count:
             return _one_changed(0, "Only a pending survey can be retried now.")
         return Response({"queued": count}, status=status.HTTP_202_ACCEPTED)
@@ -155,7 +176,19 @@ class SurveyViewSet(ScopedReadOnlyViewSet):
         accounts = visible_accounts(request.user)
         if account is not None:
             accounts = accounts.filter(pk=account.pk)
+        since = body.validated_data["since"]
+        targets = list(
+            SurveyTrigger.objects.filter(
+                account__in=accounts, status=SurveyTrigger.Status.FAILED, finished_at__gte=since
+            ).values_list("pk", flat=True)
+        )
         count = operations.survey_triggers_resend_failed_since(
-            accounts=accounts, since=body.validated_data["since"], by=self.by()
+            accounts=accounts, since=since, by=self.by()
+        )
+        self.audit(
+            action="survey resend since",
+            objects=SurveyTrigger.objects.filter(pk__in=targets),
+            summary=f"Resend the dead letters that failed since {since:%Y-%m-%d %H:%M} UTC",
+            result=f"{count} resent",
         )
         return Response({"resent": count}, status=status.HTTP_202_ACCEPTED)

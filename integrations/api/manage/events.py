@@ -114,9 +114,15 @@ class InboundEventViewSet(ScopedReadOnlyViewSet):
         event = self.get_object()
         body = ReprocessSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        queued = inbound_events_reprocess(
-            queryset=InboundEvent.objects.filter(pk=event.pk),
-            handler=body.validated_data.get("handler", ""),
+        handler = body.validated_data.get("handler", "")
+        this = InboundEvent.objects.filter(pk=event.pk)
+        queued = inbound_events_reprocess(queryset=this, handler=handler)
+        self.audit(
+            action="event reprocess",
+            objects=this,
+            summary=f"Reprocess event {event.pk} through "
+            + (f"the {handler} handler" if handler else "every handler"),
+            result=f"{queued} queued for reprocessing",
         )
         if not queued:
             return Response(

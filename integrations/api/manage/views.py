@@ -12,6 +12,7 @@ from integrations.api.manage.filtering import StrictFilterBackend
 from integrations.api.manage.pagination import ManagementCursorPagination
 from integrations.api.manage.permissions import StaffModelPermission
 from integrations.api.manage.throttling import ManagementThrottle
+from integrations.audit.services import audit_record
 
 
 class ManagementApiMixin:
@@ -29,8 +30,18 @@ class ManagementApiMixin:
         return super().handle_exception(exc)
 
     def by(self) -> str:
-        """How services and audit entries name who acted."""
+        """How services name who acted (in a survey's reason, for example)."""
         return f"{self.request.user.get_username()} (API)"
+
+    def audit(self, *, action: str, objects, summary: str, result: str) -> None:
+        """The audit trail's entry, as the admin's actions write it, marked as the API's."""
+        audit_record(
+            actor=self.request.user,
+            action=action,
+            objects=objects,
+            summary=f"{summary} (API)",
+            result=result,
+        )
 
 
 class ScopedViewSetMixin(ManagementApiMixin):
