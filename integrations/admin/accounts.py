@@ -58,7 +58,8 @@ class AccountAdmin(AccountScopedAdmin):
         if account is None or not self.has_view_permission(request, account):
             raise PermissionDenied
         check = npstoday_key_check(account.npstoday_api_key)
-        self.message_user(request, check.message, messages.SUCCESS if check.ok else messages.ERROR)
+        level = messages.SUCCESS if check.ok else messages.ERROR
+        self.message_user(request, f"{account}: {check.message}", level)
         return redirect("admin:integrations_account_change", account.pk)
 
     def get_fields(self, request, obj=None):

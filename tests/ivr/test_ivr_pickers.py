@@ -222,7 +222,7 @@ def test_test_connection_on_an_account_checks_its_npstoday_key(admin_client, fak
     ):
         url = reverse("admin:integrations_account_test_connection", args=[account.pk])
         response = admin_client.post(url, follow=True)
-        assert sentence in [str(m) for m in response.context["messages"]]
+        assert f"{account}: {sentence}" in [str(m) for m in response.context["messages"]]
     page = admin_client.get(reverse("admin:integrations_account_change", args=[good.pk]))
     assert 'id="test-connection"' in page.content.decode()
 
