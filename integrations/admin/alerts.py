@@ -2,11 +2,11 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from integrations import crypto
-from integrations.admin.events import RecordAdmin
+from integrations.admin.events import RecordAdmin, truncate
 from integrations.admin.forms import SecretFieldsForm
 from integrations.admin.scoping import AccountScopedAdmin
 from integrations.alerts.models import AlertIncident, AlertSettings
-from integrations.alerts.registry import title_of
+from integrations.alerts.registry import conditions, title_of
 
 
 class AlertSettingsForm(SecretFieldsForm):
@@ -71,10 +71,23 @@ class StateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ConditionFilter(admin.SimpleListFilter):
+    """The registered conditions by title (no scan of the incidents for their keys)."""
+
+    title = "alert"
+    parameter_name = "condition"
+
+    def lookups(self, request, model_admin):
+        return sorted(((c.key, c.title) for c in conditions()), key=lambda item: item[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(condition=self.value()) if self.value() else queryset
+
+
 @admin.register(AlertIncident)
 class AlertIncidentAdmin(RecordAdmin):
-    list_display = ("opened_at", "title", "account", "subject", "detail", "state", "notified_at")
-    list_filter = (StateFilter, "condition", "account")
+    list_display = ("opened_at", "title", "account", "short_detail", "state")
+    list_filter = (StateFilter, ConditionFilter, "account")
     list_select_related = ("account",)
     show_full_result_count = False
     fields = (
@@ -94,6 +107,11 @@ class AlertIncidentAdmin(RecordAdmin):
     @admin.display(description="alert", ordering="condition")
     def title(self, obj):
         return title_of(obj.condition)
+
+    @admin.display(description="detail")
+    def short_detail(self, obj):
+        about = f"{obj.subject}: " if obj.subject else ""
+        return truncate(about + obj.detail, 110)
 
     @admin.display(description="state", ordering="resolved_at")
     def state(self, obj):

@@ -106,6 +106,12 @@ def test_the_dashboard_draws_its_chart_and_banners(
         assert page.locator("th[scope=row]", has_text="Support DK").is_visible()
         assert_fits(page)
         screenshot(page, "dashboard")
+        # the incident behind the banner, in the alerts' list
+        page.goto(f"{live_server.url}/{settings.ADMIN_URL}integrations/alertincident/")
+        row = page.locator("#result_list tbody tr").first.inner_text()
+        assert "Dead letters" in row and "open" in row
+        assert_fits(page)
+        screenshot(page, "alerts", full_page=False)
 
 
 def test_a_surveys_page_is_read_only_with_its_tries_and_audit_trail(
