@@ -23,6 +23,9 @@ from integrations import outbox
 
 logger = logging.getLogger(__name__)
 DATABASE_DOWN_PAUSE_SECONDS = 1.0
+# While an outbox's workers have all the rows they may wait for (`Outbox.has_room`), how
+# often to look whether they have taken them.
+BUSY_RECHECK_SECONDS = 0.02
 
 
 class Dispatcher:
@@ -64,6 +67,8 @@ class Dispatcher:
 
     def _pass_over(self, box: outbox.Outbox) -> float:
         """Hand off one outbox; how long until it needs a pass again."""
+        if not box.has_room():  # the workers are behind: soon, and then many to a message
+            return BUSY_RECHECK_SECONDS
         handed = box.hand_off()
         if handed is None:  # broker down: the rows stay due
             return settings.ENQUEUE_BACKOFF_SECONDS or 1.0

@@ -11,7 +11,8 @@ A row is the truth; a Celery message is only a nudge. The life of a row:
 - `hand_off` stamps `queued_at` on due rows (SKIP LOCKED, so concurrent dispatchers never
   take the same rows) and publishes their ids in chunks; what the broker refuses is
   unstamped for the next pass.
-- `claim` is a conditional update: a duplicate message changes nothing.
+- `claim` is a conditional update: a duplicate message changes nothing. A task takes a
+  batch of ids and claims them together (`claim_many`); each row is then worked on its own.
 - `reclaim` puts back rows whose worker died mid-work.
 
 Settings per outbox, by its prefix: `<PREFIX>_REQUEUE_AFTER_SECONDS` and
@@ -20,7 +21,9 @@ Settings per outbox, by its prefix: `<PREFIX>_REQUEUE_AFTER_SECONDS` and
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -67,6 +70,10 @@ class Outbox:
     def claim_timeout(self) -> timedelta:
         return timedelta(seconds=getattr(settings, f"{self.settings_prefix}_CLAIM_TIMEOUT_SECONDS"))
 
+    @property
+    def max_unclaimed(self) -> int:
+        return getattr(settings, f"{self.settings_prefix}_MAX_UNCLAIMED", 0)
+
     # --- queries --------------------------------------------------------------------
     def ready(self, now: datetime) -> Q:
         if self.schedule_field is None:
@@ -84,6 +91,18 @@ class Outbox:
             return None
         waiting = self.model.objects.filter(self.pending, queued_at=None)
         return waiting.aggregate(at=Min(self.schedule_field))["at"]
+
+    def has_room(self, *, now: datetime | None = None) -> bool:
+        """Whether to hand off more now: fewer than `<PREFIX>_MAX_UNCLAIMED` rows were
+        handed off (and not given up as lost) and are still waiting for a worker; 0 or unset
+        is no limit. While the workers are behind, new rows wait here and then go many to a
+        message, so a busy worker spends less per row instead of falling further behind."""
+        limit = self.max_unclaimed
+        if not limit:
+            return True
+        now = now or timezone.now()
+        waiting = self.model.objects.filter(self.pending, queued_at__gte=now - self.requeue_after)
+        return waiting[:limit].count() < limit
 
     # --- the three moves ------------------------------------------------------------
     def hand_off(self, *, now: datetime | None = None, limit: int = HAND_OFF_BATCH) -> int | None:
@@ -116,8 +135,14 @@ class Outbox:
 
     def publish_on_commit(self, pks: list[int], *, countdown: float | None = None) -> None:
         """For rows the caller stamped `queued_at` on in its transaction: publish them
-        once it commits (the dispatcher steps in if this is lost)."""
-        if pks:
+        once it commits (the dispatcher steps in if this is lost). Within
+        `publishing_together()` they go out with the others when it ends."""
+        if not pks:
+            return
+        together = _together.get()
+        if together is not None and countdown is None:
+            transaction.on_commit(partial(together.setdefault(self.name, []).extend, list(pks)))
+        else:
             transaction.on_commit(partial(self.publish, list(pks), countdown=countdown))
 
     def claim(self, pk: int, *, now: datetime | None = None) -> bool:
@@ -129,6 +154,23 @@ class Outbox:
                 **{self.claimed_at_field: now, self.attempts_field: F(self.attempts_field) + 1},
             )
         )
+
+    def claim_many(self, pks: list[int], *, now: datetime | None = None) -> list[int]:
+        """Take the ready rows among `pks` in one go; the ones taken, in the given order.
+        Rows another worker is claiming at this moment are left to it (SKIP LOCKED)."""
+        if len(pks) == 1:
+            return list(pks) if self.claim(pks[0], now=now) else []
+        now = now or timezone.now()
+        with transaction.atomic():
+            ready = self.model.objects.filter(self.ready(now), pk__in=pks)
+            taken = set(
+                ready.select_for_update(skip_locked=True, no_key=True).values_list("pk", flat=True)
+            )
+            self.model.objects.filter(pk__in=taken).update(
+                **self.claimed,
+                **{self.claimed_at_field: now, self.attempts_field: F(self.attempts_field) + 1},
+            )
+        return [pk for pk in pks if pk in taken]
 
     def reclaim(self, *, now: datetime | None = None) -> int:
         """Put back rows claimed longer than the claim timeout (their worker died)."""
@@ -151,6 +193,31 @@ class Outbox:
 
 
 _outboxes: dict[str, Outbox] = {}
+# Rows to publish when the current `publishing_together()` block ends, per outbox.
+_together: ContextVar[dict[str, list[int]] | None] = ContextVar("together", default=None)
+
+
+@contextmanager
+def publishing_together() -> Iterator[None]:
+    """Within the block, rows published on commit (without a countdown) are gathered and
+    published when it ends, in each outbox's chunks: a task working through a batch sends
+    one message for the work it made instead of one per row. What is gathered was committed,
+    so it is published even when the block raises; if that is lost, the dispatcher hands
+    the rows off again."""
+    gathered: dict[str, list[int]] = {}
+    token = _together.set(gathered)
+    try:
+        yield
+    finally:
+        _together.reset(token)
+        # At once outside a transaction (a worker); inside one, after the rows it gathered.
+        transaction.on_commit(partial(_publish_gathered, gathered))
+
+
+def _publish_gathered(gathered: dict[str, list[int]]) -> None:
+    for name, pks in gathered.items():
+        if pks:
+            _outboxes[name].publish(pks)
 
 
 def register(outbox: Outbox) -> Outbox:

@@ -5,10 +5,9 @@ from integrations.clients.http import ApiUnavailable
 
 @shared_task(acks_late=True)
 def process_inbound_events(event_pks: list[int]) -> None:
-    from integrations.services.processing import inbound_event_process
+    from integrations.services.processing import inbound_events_process
 
-    for pk in event_pks:
-        inbound_event_process(event_pk=pk)
+    inbound_events_process(event_pks)
 
 
 @shared_task(acks_late=True, soft_time_limit=300, time_limit=330)

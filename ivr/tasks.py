@@ -3,10 +3,9 @@ from celery import shared_task
 
 @shared_task(bind=True, acks_late=True)
 def deliver_surveys(self, trigger_ids: list[int]) -> None:
-    from ivr.services.delivery import trigger_deliver
+    from ivr.services.delivery import triggers_deliver
 
-    for trigger_id in trigger_ids:
-        trigger_deliver(trigger_id=trigger_id, task_id=self.request.id or "")
+    triggers_deliver(trigger_ids=trigger_ids, task_id=self.request.id or "")
 
 
 @shared_task(acks_late=True, soft_time_limit=240, time_limit=270)

@@ -204,6 +204,9 @@ SURVEY_REQUEUE_AFTER_SECONDS = env.float("SURVEY_REQUEUE_AFTER_SECONDS", default
 SURVEY_CLAIM_TIMEOUT_SECONDS = env.float("SURVEY_CLAIM_TIMEOUT_SECONDS", default=60)
 PGAP_REQUEUE_AFTER_SECONDS = env.float("PGAP_REQUEUE_AFTER_SECONDS", default=30)
 PGAP_CLAIM_TIMEOUT_SECONDS = env.float("PGAP_CLAIM_TIMEOUT_SECONDS", default=60)
+# At most this many events handed to Celery and not yet taken by a worker; while the events
+# workers are behind, newer events wait in the table and go later, up to 20 to a message.
+INBOUND_MAX_UNCLAIMED = env.int("INBOUND_MAX_UNCLAIMED", default=4)
 # An event whose worker died this many times ends as an error instead of being tried again.
 INBOUND_MAX_CLAIMS = env.int("INBOUND_MAX_CLAIMS", default=3)
 # After an enqueue fails (Redis down), a process stops trying for this long.
@@ -288,6 +291,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Celery's two lines per task ("received", "succeeded"); failures still show, and
+        # the services log each decision and delivery themselves.
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
     },

@@ -1,8 +1,11 @@
-"""Processing stored events: claim, parse once, run every subscriber, record each outcome.
+"""Processing stored events: claim a batch, then per event parse once, run every
+subscriber, record each outcome.
 
-Each subscriber runs in its own transaction; one that raises is recorded as `error` with
-the reason and the others still run. The event's own outcome sums its subscribers' up.
-An event that cannot even be loaded or parsed ends as `error` with the reason, once.
+An event's subscribers, their outcomes and the event's own are one transaction; each
+subscriber runs in a savepoint, so one that raises is recorded as `error` with the reason,
+its writes undone, and the others still run. The event's own outcome sums its subscribers'
+up. An event that cannot even be loaded or parsed ends as `error` with the reason, once;
+one event failing never stops the others of its batch.
 """
 
 import logging
@@ -53,30 +56,52 @@ INBOUND = outbox.register(
 )
 
 
+def inbound_events_process(event_pks: list[int]) -> list[int]:
+    """Process the events among `event_pks` that nobody else has, one after the other, each
+    in its own transaction; one that fails is recorded and the others go on. Work their
+    handlers publish goes out together at the end. Returns the ids this call processed."""
+    claimed = INBOUND.claim_many(event_pks)
+    if not claimed:
+        return []
+    # The events and their bodies in one query.
+    records = InboundEvent.objects.select_related("body").in_bulk(claimed)
+    with outbox.publishing_together():
+        for pk in claimed:
+            if pk in records:
+                _process(records[pk])
+    return claimed
+
+
 def inbound_event_process(*, event_pk: int) -> bool:
     """Process one event if nobody else has it. Returns whether this call processed it."""
-    if not INBOUND.claim(event_pk):
-        return False
+    return bool(inbound_events_process([event_pk]))
+
+
+def _process(record: InboundEvent) -> None:
     try:
-        dixa_event = _load(event_pk)
+        dixa_event = _parse(record)
     except Exception as exc:  # unreadable row or body: recorded, never retried forever
-        logger.exception("inbound event %s could not be loaded", event_pk)
-        _finish(event_pk, Status.FAILED, Outcome.ERROR, f"could not load the event: {_why(exc)}")
-        return True
+        logger.exception("inbound event %s could not be loaded", record.pk)
+        _finish(record.pk, Status.FAILED, Outcome.ERROR, f"could not load the event: {_why(exc)}")
+        return
     if dixa_event is None:
-        return True
-    status, outcome, reason = _run_subscribers(dixa_event)
-    _finish(event_pk, status, outcome, reason)
-    return True
+        return
+    try:
+        # The subscribers' work (each in a savepoint), their outcomes and the event's own,
+        # committed together.
+        with transaction.atomic():
+            _finish(record.pk, *_run_subscribers(dixa_event))
+    except Exception as exc:  # e.g. recording the outcomes failed: the event says so
+        logger.exception("inbound event %s: its outcome could not be recorded", record.pk)
+        _finish(record.pk, Status.FAILED, Outcome.ERROR, _why(exc))
 
 
-def _load(event_pk: int) -> events.DixaEvent | None:
-    """The event and its body in one query, parsed once; None when no subscriber needs it
-    (then it is already finished)."""
-    record = InboundEvent.objects.select_related("body").get(pk=event_pk)
+def _parse(record: InboundEvent) -> events.DixaEvent | None:
+    """The event parsed once; None when no subscriber needs it (then it is already
+    finished)."""
     if not record.is_known_type:
         _finish(
-            event_pk,
+            record.pk,
             Status.PROCESSED,
             Outcome.UNKNOWN_TYPE,
             f"{record.event_fqn!r} is not in Dixa's event catalogue; stored for inspection",
@@ -84,7 +109,7 @@ def _load(event_pk: int) -> events.DixaEvent | None:
         return None
     if not events.subscriptions_for(record.event_type):
         _finish(
-            event_pk,
+            record.pk,
             Status.PROCESSED,
             Outcome.NO_HANDLER,
             f"recorded; no handler for {record.event_type}",
@@ -134,7 +159,7 @@ def _run_subscribers(dixa_event: events.DixaEvent) -> tuple[str, str, str]:
 
 def _run_one(subscription: events.Subscription, dixa_event: events.DixaEvent):
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a savepoint: a failing handler's writes are undone
             result = subscription.handler(dixa_event)
     except Exception as exc:
         logger.exception(

@@ -1,4 +1,5 @@
-"""Delivering a survey trigger to nps.today: claim, record the try, send, decide.
+"""Delivering survey triggers to nps.today: claim a batch, record each try, send them side
+by side, decide each.
 
 A trigger is claimed with a conditional update (pending -> sending), so a duplicate task
 changes nothing. The attempt row is written before the request; a worker killed mid-send
@@ -12,6 +13,9 @@ come (`survey_triggers_wake`) or the wait is over.
 """
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
@@ -53,7 +57,9 @@ SURVEYS = outbox.register(
         claimed_at_field="sending_started_at",
         attempts_field="attempt_count",
         release={"status": Status.PENDING},
-        chunk=1,  # each send waits on nps.today: one per message spreads them over workers
+        # Each task sends its batch side by side; small batches still spread a backlog over
+        # the worker's threads.
+        chunk=10,
         on_reclaim=_interrupted,
     )
 )
@@ -64,11 +70,60 @@ def delivery_policy(account_id: int) -> NpsTodayDelivery:
     return policy
 
 
+def triggers_deliver(*, trigger_ids: list[int], task_id: str = "") -> dict[int, str]:
+    """One try for each trigger among `trigger_ids` that is ours to send, the requests to
+    nps.today made side by side, each with its own attempt row, guid and Idempotency-Key.
+    A trigger that fails unexpectedly is logged and left claimed (the dispatcher puts it
+    back); the others go on. Returns each handled trigger's new status."""
+    claimed = SURVEYS.claim_many(trigger_ids)
+    if not claimed:
+        return {}
+    triggers = SurveyTrigger.objects.select_related("account__npstoday_delivery").in_bulk(claimed)
+    statuses: dict[int, str] = {}
+    sends: list[_Send] = []
+    for pk in claimed:
+        with _isolated(pk):
+            prepared = _prepare(triggers[pk])
+            if isinstance(prepared, _Send):
+                sends.append(prepared)
+            else:
+                statuses[pk] = prepared
+    if not sends:
+        return statuses
+    _attempts_create(sends, task_id)
+    for send, answer in zip(sends, _send_all(sends), strict=True):
+        with _isolated(send.trigger.pk):
+            statuses[send.trigger.pk] = _conclude(send, answer)
+    return statuses
+
+
 def trigger_deliver(*, trigger_id: int, task_id: str = "") -> str | None:
     """One try. Returns the trigger's new status, or None when it was not ours to send."""
-    if not SURVEYS.claim(trigger_id):
-        return None
-    trigger = SurveyTrigger.objects.select_related("account__npstoday_delivery").get(pk=trigger_id)
+    return triggers_deliver(trigger_ids=[trigger_id], task_id=task_id).get(trigger_id)
+
+
+@dataclass
+class _Send:
+    trigger: SurveyTrigger
+    policy: NpsTodayDelivery
+    notes: list[str]
+    attempt: DeliveryAttempt | None = None
+
+
+@contextmanager
+def _isolated(trigger_id: int):
+    """One trigger's unexpected failure stays its own: it is logged and the trigger stays
+    claimed until the dispatcher puts it back (SURVEY_CLAIM_TIMEOUT_SECONDS)."""
+    try:
+        yield
+    except Exception:
+        logger.exception(
+            "survey %s: delivery failed unexpectedly; it will be tried again", trigger_id
+        )
+
+
+def _prepare(trigger: SurveyTrigger) -> "_Send | str":
+    """What to send, or the trigger's new status when there is nothing to send now."""
     account = trigger.account
     try:
         policy = account.npstoday_delivery
@@ -77,6 +132,7 @@ def trigger_deliver(*, trigger_id: int, task_id: str = "") -> str | None:
 
     if policy.disabled_at:
         _set(trigger, Status.HELD, reason=f"held: {policy.disabled_reason}", undo_try=True)
+        _log(trigger, "held: the account's nps.today key is disabled")
         return Status.HELD
     if not account.npstoday_api_key:
         _set(
@@ -86,11 +142,13 @@ def trigger_deliver(*, trigger_id: int, task_id: str = "") -> str | None:
             finished=True,
             undo_try=True,
         )
+        _log(trigger, "failed: the account has no nps.today API key")
         return Status.FAILED
 
     extras = member_extras.collect(trigger, now=timezone.now())
     if extras.waits:
         _wait(trigger, extras)
+        _log(trigger, "waiting for a member extra")
         return Status.PENDING
     if extras.custom:  # saved first: the payload is the record of what was sent
         trigger.payload = member_extras.merged_payload(trigger.payload, extras.custom)
@@ -99,30 +157,78 @@ def trigger_deliver(*, trigger_id: int, task_id: str = "") -> str | None:
     ratelimit.wait_for_slot(
         "npstoday", account.npstoday_api_key, limit=settings.NPSTODAY_RATE_LIMIT
     )
-    attempt = DeliveryAttempt.objects.create(
-        trigger=trigger,
-        number=trigger.attempt_count,
-        scheduled_for=trigger.next_attempt_at,
-        task_id=task_id or "",
-        request_url=npstoday.respondent_url(trigger.campaign_id),
-        request_headers={
-            "Authorization": "apikey ••••" + account.npstoday_api_key[-4:],
-            "Idempotency-Key": str(trigger.guid),
-            "Content-Type": "application/json",
-        },
-        request_body=trigger.payload,
-    )
-    status_code, headers, body, error = _send(account, trigger)
+    return _Send(trigger, policy, list(extras.notes))
+
+
+def _attempts_create(sends: list[_Send], task_id: str) -> None:
+    """Every try's attempt row, in one statement, before any request is made."""
+    for send in sends:
+        trigger, key = send.trigger, send.trigger.account.npstoday_api_key
+        send.attempt = DeliveryAttempt(
+            trigger=trigger,
+            number=trigger.attempt_count,
+            scheduled_for=trigger.next_attempt_at,
+            task_id=task_id or "",
+            request_url=npstoday.respondent_url(trigger.campaign_id),
+            request_headers={
+                "Authorization": "apikey ••••" + key[-4:],
+                "Idempotency-Key": str(trigger.guid),
+                "Content-Type": "application/json",
+            },
+            request_body=trigger.payload,
+        )
+    if len(sends) == 1:  # one INSERT, without bulk_create's transaction around it
+        sends[0].attempt.save()
+    else:
+        DeliveryAttempt.objects.bulk_create([send.attempt for send in sends])
+
+
+def _send_all(sends: list[_Send]) -> list[tuple]:
+    """The answers, in order; the requests side by side (they only wait on the network)."""
+    if len(sends) == 1:
+        return [_send(sends[0].trigger.account, sends[0].trigger)]
+    with ThreadPoolExecutor(max_workers=len(sends), thread_name_prefix="npstoday") as pool:
+        return list(pool.map(lambda send: _send(send.trigger.account, send.trigger), sends))
+
+
+def _conclude(send: _Send, answer: tuple) -> str:
+    trigger, policy, attempt = send.trigger, send.policy, send.attempt
+    status_code, headers, body, error = answer
     attempt.duration_ms = _elapsed_ms(attempt)
     status, failure = _record(
-        trigger, policy, attempt, status_code, headers, body, error, notes=extras.notes
+        trigger, policy, attempt, status_code, headers, body, error, notes=send.notes
     )
     # Outside _record's transaction: the policy row is locked for one statement only.
     if failure is None:
         npstoday_key_record_success(policy)
     else:
         npstoday_key_record_failure(policy, failure)
+    _log(
+        trigger,
+        {
+            Status.DELIVERED: "delivered",
+            Status.PENDING: "retry",
+            Status.FAILED: "failed",
+        }.get(status, status),
+        attempt=attempt,
+        answer=f"HTTP {status_code}" if status_code else (error.split(":", 1)[0] or "no answer"),
+    )
     return status
+
+
+def _log(trigger: SurveyTrigger, what: str, *, attempt=None, answer: str = "") -> None:
+    """One line per delivery decision, with the ids and no personal data."""
+    logger.info(
+        "survey %s: account %s, survey %s, campaign %s%s%s",
+        what,
+        trigger.account_id,
+        trigger.pk,
+        trigger.campaign_id,
+        f", attempt {attempt.pk} (try {attempt.number}, {attempt.duration_ms} ms)"
+        if attempt
+        else "",
+        f", {answer}" if answer else "",
+    )
 
 
 @sensitive_variables("account")

@@ -2,6 +2,7 @@
 whose rules pass, or a recorded reason why not."""
 
 import hashlib
+import logging
 import uuid
 from datetime import timedelta
 
@@ -16,14 +17,17 @@ from ivr.member import campaign_member
 from ivr.models import IvrMapping, SurveyTrigger
 from ivr.services.delivery import SURVEYS
 
+logger = logging.getLogger(__name__)
 Status = SurveyTrigger.Status
 # Triggers that count as "surveyed" for quarantine: sent, or on their way.
 LIVE_STATUSES = (Status.PENDING, Status.SENDING, Status.DELIVERED, Status.HELD)
+QUARANTINE = "quarantine: "
 
 
 def conversation_closed_handle(event: DixaEvent) -> HandlerResult:
     conversation = event.conversation
     if not conversation.queue_id:
+        _log_skip(event, None, "no queue")
         return HandlerResult.skipped("the conversation has no queue, so no IVR mapping applies")
     mappings = list(
         IvrMapping.objects.filter(
@@ -31,6 +35,7 @@ def conversation_closed_handle(event: DixaEvent) -> HandlerResult:
         )
     )
     if not mappings:
+        _log_skip(event, None, f"no enabled IVR mapping for queue {conversation.queue_id}")
         return HandlerResult.skipped(f"no enabled IVR mapping for queue {conversation.queue_id}")
 
     created, skipped = [], []
@@ -38,7 +43,20 @@ def conversation_closed_handle(event: DixaEvent) -> HandlerResult:
         outcome = survey_trigger_create(
             event=event.record, mapping=mapping, conversation=conversation
         )
-        (created if isinstance(outcome, SurveyTrigger) else skipped).append((mapping, outcome))
+        if isinstance(outcome, SurveyTrigger):
+            created.append((mapping, outcome))
+            logger.info(
+                "survey created: account %s, event %s, mapping %s, survey %s, campaign %s%s",
+                event.account_id,
+                event.record.pk,
+                mapping.pk,
+                outcome.pk,
+                mapping.campaign_id,
+                f", sent in {mapping.delay_minutes} min" if mapping.delay_minutes else "",
+            )
+        else:
+            skipped.append((mapping, outcome))
+            _log_skip(event, mapping, outcome)
     if created:
         notes = [f"survey #{t.pk} to campaign {m.campaign_id}" for m, t in created]
         notes += [f"{m.name}: skipped, {reason}" for m, reason in skipped]
@@ -46,6 +64,19 @@ def conversation_closed_handle(event: DixaEvent) -> HandlerResult:
     if len(skipped) == 1:
         return HandlerResult.skipped(skipped[0][1])
     return HandlerResult.skipped("; ".join(f"{m.name}: {reason}" for m, reason in skipped))
+
+
+def _log_skip(event: DixaEvent, mapping: IvrMapping | None, reason: str) -> None:
+    """One line per decision; a quarantine's reason names the person, the line does not."""
+    if reason.startswith(QUARANTINE):
+        reason = "quarantine"
+    logger.info(
+        "survey skipped: %s; account %s, event %s%s",
+        reason,
+        event.account_id,
+        event.record.pk,
+        f", mapping {mapping.pk}" if mapping else "",
+    )
 
 
 def conversation_abandoned_handle(event: DixaEvent) -> HandlerResult:
@@ -67,9 +98,12 @@ def survey_trigger_create(
     else:
         dedupe_key = f"campaign:{mapping.campaign_id}:event:{event.pk}"
     existing = SurveyTrigger.objects.filter(account_id=mapping.account_id, dedupe_key=dedupe_key)
-    if existing.exists():
-        return _already(existing.first())
     if mapping.quarantine_days:
+        # A twin is "already surveyed", not quarantined by itself: it is looked for first.
+        # Without quarantine the unique dedupe key alone finds it, below.
+        twin = existing.first()
+        if twin is not None:
+            return _already(twin)
         _lock_contacts(mapping.account_id, conversation)
         reason = _quarantined(mapping, conversation, now)
         if reason:
@@ -93,7 +127,7 @@ def survey_trigger_create(
                 # Sent straight away below; the sweeper leaves it alone unless that is lost.
                 queued_at=now if mapping.delay_minutes == 0 else None,
             )
-    except IntegrityError:  # a concurrent twin won the unique dedupe key
+    except IntegrityError:  # a twin (or a concurrent one) holds the unique dedupe key
         return _already(existing.first())
     if mapping.delay_minutes == 0:
         SURVEYS.publish_on_commit([trigger.pk])
@@ -131,7 +165,7 @@ def _quarantined(mapping: IvrMapping, conversation: Conversation, now) -> str | 
         created_at__gte=now - timedelta(days=mapping.quarantine_days),
     )
     if email and recent.filter(respondent_email=email.lower()).exists():
-        return f"quarantine: {email} was surveyed within {mapping.quarantine_days} days"
+        return f"{QUARANTINE}{email} was surveyed within {mapping.quarantine_days} days"
     if phone and recent.filter(respondent_phone=phone).exists():
-        return f"quarantine: {phone} was surveyed within {mapping.quarantine_days} days"
+        return f"{QUARANTINE}{phone} was surveyed within {mapping.quarantine_days} days"
     return None

@@ -1,0 +1,188 @@
+"""Batches: a task takes many events, claims them together and works on each on its own;
+the dispatcher holds rows back while the workers are behind, then sends many at once."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from integrations import events
+from integrations.events import HandlerResult
+from integrations.models import HandlerRun, InboundEvent, InboundEventBody
+from integrations.services.processing import INBOUND, inbound_events_process
+from integrations.tasks import process_inbound_events
+from tests.integrations.factories import InboundEventFactory
+
+pytestmark = pytest.mark.django_db
+Status, Outcome = InboundEvent.Status, InboundEvent.Outcome
+
+
+@pytest.fixture
+def bus():
+    with mock.patch.dict(events._subscriptions, {"ConversationRated": []}):
+        yield events
+
+
+def rated(**fields) -> InboundEvent:
+    return InboundEventFactory(event_type="ConversationRated", **fields)
+
+
+def test_claim_many_takes_only_the_ready_rows_in_the_given_order():
+    first, taken, second, done = rated(), rated(), rated(), rated(status=Status.PROCESSED)
+    assert INBOUND.claim(taken.pk)
+    assert INBOUND.claim_many([second.pk, taken.pk, done.pk, first.pk]) == [second.pk, first.pk]
+    for event in (first, second):
+        event.refresh_from_db()
+        assert event.status == Status.PROCESSING and event.processing_attempts == 1
+    assert INBOUND.claim_many([first.pk, second.pk]) == []  # a duplicate message
+
+
+def test_a_batch_goes_on_past_an_event_that_fails(bus):
+    """One event whose handler raises, one whose body is gone: each recorded, the rest of
+    the batch handled."""
+
+    def handle(event):
+        if event.record.pk == broken.pk:
+            raise RuntimeError("boom")
+        return HandlerResult.handled("ok")
+
+    bus.subscribe("ConversationRated", "csat", handle)
+    before, broken, bodiless, after = rated(), rated(), rated(), rated()
+    InboundEventBody.objects.filter(event=bodiless).delete()
+
+    processed = inbound_events_process([before.pk, broken.pk, bodiless.pk, after.pk])
+
+    assert processed == [before.pk, broken.pk, bodiless.pk, after.pk]
+    outcomes = dict(InboundEvent.objects.values_list("pk", "outcome"))
+    assert outcomes == {
+        before.pk: Outcome.HANDLED,
+        broken.pk: Outcome.ERROR,
+        bodiless.pk: Outcome.ERROR,
+        after.pk: Outcome.HANDLED,
+    }
+    assert HandlerRun.objects.get(event=broken).reason == "RuntimeError: boom"
+    assert "removed by retention" in InboundEvent.objects.get(pk=bodiless.pk).outcome_reason
+
+
+def test_an_event_whose_outcome_cannot_be_recorded_fails_alone(bus):
+    bus.subscribe("ConversationRated", "csat", lambda event: HandlerResult.handled("ok"))
+    first, second = rated(), rated()
+    real_bulk_create = HandlerRun.objects.bulk_create
+
+    def bulk_create(runs, **kwargs):
+        if runs[0].event_id == first.pk:
+            raise RuntimeError("disk full")
+        return real_bulk_create(runs, **kwargs)
+
+    with mock.patch.object(HandlerRun.objects, "bulk_create", side_effect=bulk_create):
+        inbound_events_process([first.pk, second.pk])
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.outcome, first.outcome_reason) == (
+        Status.FAILED,
+        Outcome.ERROR,
+        "RuntimeError: disk full",
+    )
+    assert not HandlerRun.objects.filter(event=first).exists()  # undone with its handlers
+    assert (second.status, second.outcome) == (Status.PROCESSED, Outcome.HANDLED)
+
+
+def test_a_batch_whose_worker_died_is_reclaimed_whole(settings):
+    """The worker claimed a batch and was killed: after the claim timeout every row of it
+    is pending again and handed off anew."""
+    settings.INBOUND_CLAIM_TIMEOUT_SECONDS = 300
+    batch = [rated() for _ in range(3)]
+    with time_machine.travel(timezone.now() - timedelta(minutes=6)):
+        assert INBOUND.claim_many([e.pk for e in batch]) == [e.pk for e in batch]
+    busy = rated()
+    INBOUND.claim_many([busy.pk])
+
+    assert INBOUND.reclaim() == 3
+
+    statuses = dict(InboundEvent.objects.values_list("pk", "status"))
+    assert [statuses[e.pk] for e in batch] == [Status.RECEIVED] * 3
+    assert statuses[busy.pk] == Status.PROCESSING
+    with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
+        assert INBOUND.hand_off() == 3
+    apply_async.assert_called_once_with(args=([e.pk for e in batch],), retry=False)
+
+
+def test_work_made_by_a_batch_is_published_in_one_message(bus, django_capture_on_commit_callbacks):
+    """What a batch's handlers publish on commit goes out together when the batch ends
+    (any outbox will do: here the events' own)."""
+
+    def handle(event):
+        INBOUND.publish_on_commit([event.record.pk + 1000])
+        return HandlerResult.handled("ok")
+
+    bus.subscribe("ConversationRated", "csat", handle)
+    batch = [rated() for _ in range(3)]
+    with (
+        mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        process_inbound_events([e.pk for e in batch])
+    apply_async.assert_called_once_with(args=([e.pk + 1000 for e in batch],), retry=False)
+
+
+def test_what_a_failing_handler_published_is_not_sent(bus, django_capture_on_commit_callbacks):
+    def handle(event):
+        INBOUND.publish_on_commit([event.record.pk + 1000])
+        raise RuntimeError("after publishing")
+
+    bus.subscribe("ConversationRated", "csat", handle)
+    event = rated()
+    with (
+        mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        inbound_events_process([event.pk])
+    apply_async.assert_not_called()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_publishes_once_outside_a_test_transaction(bus):
+    """As in a worker: each event commits on its own, the publish comes after the last."""
+
+    def handle(event):
+        INBOUND.publish_on_commit([event.record.pk + 1000])
+        return HandlerResult.handled("ok")
+
+    bus.subscribe("ConversationRated", "csat", handle)
+    batch = [rated() for _ in range(3)]
+    with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
+        inbound_events_process([e.pk for e in batch])
+    apply_async.assert_called_once_with(args=([e.pk + 1000 for e in batch],), retry=False)
+
+
+def test_the_dispatcher_holds_rows_back_while_the_workers_are_behind(settings):
+    settings.INBOUND_MAX_UNCLAIMED = 2
+    waiting = [rated(queued_at=timezone.now()) for _ in range(2)]  # handed off, not claimed
+    assert INBOUND.has_room() is False
+    backlog = [rated() for _ in range(3)]
+
+    INBOUND.claim_many([e.pk for e in waiting])  # a worker takes them
+
+    assert INBOUND.has_room() is True
+    with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
+        assert INBOUND.hand_off() == 3
+    apply_async.assert_called_once_with(args=([e.pk for e in backlog],), retry=False)
+
+
+def test_rows_whose_message_was_lost_do_not_count_as_waiting(settings):
+    settings.INBOUND_MAX_UNCLAIMED = 2
+    settings.INBOUND_REQUEUE_AFTER_SECONDS = 60
+    long_ago = timezone.now() - timedelta(minutes=5)
+    for _ in range(2):
+        rated(queued_at=long_ago)
+    assert INBOUND.has_room() is True
+
+
+def test_without_a_limit_there_is_always_room(settings):
+    settings.INBOUND_MAX_UNCLAIMED = 0
+    for _ in range(3):
+        rated(queued_at=timezone.now())
+    assert INBOUND.has_room() is True
