@@ -6,4 +6,5 @@ from integrations.admin import (  # noqa: F401  (registers)
     banners,
     erasure,
     events,
+    tokens,
 )

@@ -102,6 +102,17 @@ def test_a_change_keeps_an_omitted_token_and_drops_stale_names(client, account):
     assert AuditEntry.objects.get().action == "IVR mapping change"
 
 
+def test_an_empty_token_removes_it(client, account):
+    # given
+    mapping = IvrMappingFactory(account=account)
+    # when
+    response = client.patch(f"/api/v1/mappings/{mapping.pk}", {"dixa_api_token": ""}, format="json")
+    # then
+    assert response.status_code == 200 and response.json()["dixa_api_token_last4"] == ""
+    mapping.refresh_from_db()
+    assert mapping.dixa_api_token == ""
+
+
 def test_a_mapping_with_surveys_is_not_deleted(client, account):
     # given
     used = SurveyTriggerFactory(mapping=IvrMappingFactory(account=account)).mapping
