@@ -31,7 +31,7 @@ from ivr.services import operations
 
 
 @admin.register(IvrMapping)
-class IvrMappingAdmin(AccountScopedAdmin):
+class IvrMappingAdmin(columns.WideListMixin, AccountScopedAdmin):
     form = IvrMappingForm
     list_display = (
         "name",
