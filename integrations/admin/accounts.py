@@ -69,6 +69,7 @@ class AccountAdmin(AccountScopedAdmin):
             "npstoday_api_key",
             "require_signature",
             "signature_tolerance_seconds",
+            "require_two_factor",
         ]
         return fields + ["members"] if request.user.is_superuser else fields
 

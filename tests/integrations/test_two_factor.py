@@ -1,0 +1,138 @@
+"""A second factor for the admin (TOTP): an account can require one of its staff; they enroll
+once, then sign in with password and code; whoever enrolled is always asked for the code."""
+
+import re
+import time
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tests.integrations.factories import AccountFactory
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "correct horse battery staple"
+
+
+def code(device: TOTPDevice) -> str:
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+
+
+@pytest.fixture(autouse=True)
+def no_wait_after_a_wrong_code(settings):
+    """django-otp makes each wrong code double the wait before the next try; these tests
+    type the right code at once (test_wrong_codes_are_throttled keeps the wait)."""
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+
+
+@pytest.fixture
+def staff(django_user_model):
+    def make(username, *, strict: bool):
+        user = django_user_model.objects.create_user(username, password=PASSWORD, is_staff=True)
+        AccountFactory(name=f"{username}'s", require_two_factor=strict).members.add(user)
+        return user
+
+    return make
+
+
+def sign_in(client, username, token=""):
+    return client.post(
+        reverse("admin:login"),
+        {
+            "username": username,
+            "password": PASSWORD,
+            "otp_token": token,
+            "next": reverse("admin:index"),
+        },
+    )
+
+
+def enroll(client, user) -> TOTPDevice:
+    page = client.get(reverse("admin:two_factor"))
+    assert page.status_code == 200 and "<svg" in page.content.decode()
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    secret = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', page.content.decode())[1]
+    assert secret.replace(" ", "")  # the key, typed by hand if the QR code can't be scanned
+    wrong = client.post(reverse("admin:two_factor"), {"otp_token": "000000"})
+    assert "That code is not right" in wrong.content.decode() or code(device) == "000000"
+    done = client.post(reverse("admin:two_factor"), {"otp_token": code(device)})
+    assert done.status_code == 302 and done["Location"] == reverse("admin:index")
+    device.refresh_from_db()
+    assert device.confirmed
+    return device
+
+
+def test_without_the_requirement_a_password_is_enough(client, staff):
+    staff("relaxed", strict=False)
+    assert sign_in(client, "relaxed").status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_a_required_second_factor_is_enrolled_after_the_password(client, staff):
+    user = staff("strict", strict=True)
+    assert sign_in(client, "strict").status_code == 302
+    # the admin sends them to set up an authenticator instead of letting them in
+    index = client.get(reverse("admin:index"))
+    assert index.status_code == 302
+    assert client.get(index["Location"])["Location"].startswith(reverse("admin:two_factor"))
+    enroll(client, user)
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_once_enrolled_the_code_is_asked_at_every_sign_in(client, staff):
+    user = staff("strict", strict=True)
+    sign_in(client, "strict")
+    device = enroll(client, user)
+    client.logout()
+
+    without = sign_in(client, "strict")
+    assert without.status_code == 200
+    assert "Enter the current code from your authenticator app." in without.content.decode()
+    wrong = sign_in(client, "strict", token="123456" if code(device) != "123456" else "654321")
+    assert wrong.status_code == 200
+    # a code is good once: the enrollment's own code is refused, the next step's accepted
+    assert sign_in(client, "strict", token=code(device)).status_code == 200
+    with time_machine.travel(time.time() + device.step, tick=True):
+        assert sign_in(client, "strict", token=code(device)).status_code == 302
+        assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_superusers_need_it_when_any_account_requires_it(client, django_user_model, staff):
+    django_user_model.objects.create_superuser("root", password=PASSWORD)
+    staff("relaxed", strict=False)
+    sign_in(client, "root")
+    assert client.get(reverse("admin:index")).status_code == 200
+    client.logout()
+    staff("strict", strict=True)
+    sign_in(client, "root")
+    assert client.get(reverse("admin:index")).status_code == 302
+
+
+def test_the_setup_page_needs_a_signed_in_staff_user(client):
+    answer = client.get(reverse("admin:two_factor"))
+    assert answer.status_code == 302 and reverse("admin:login") in answer["Location"]
+
+
+def test_wrong_codes_are_throttled(client, staff, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 10
+    user = staff("strict", strict=True)
+    device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    wrong = "123456" if code(device) != "123456" else "654321"
+    assert sign_in(client, "strict", token=wrong).status_code == 200
+    # right away, even the right code is refused, with a reason
+    refused = sign_in(client, "strict", token=code(device))
+    assert refused.status_code == 200
+    assert "Too many wrong codes; wait a little and try again." in refused.content.decode()
+
+
+def test_the_setup_page_goes_on_only_to_this_site(client, staff):
+    user = staff("strict", strict=True)
+    sign_in(client, "strict")
+    client.get(reverse("admin:two_factor"))
+    device = TOTPDevice.objects.get(user=user)
+    answer = client.post(
+        reverse("admin:two_factor") + "?next=https://evil.example/", {"otp_token": code(device)}
+    )
+    assert answer.status_code == 302 and answer["Location"] == reverse("admin:index")
