@@ -26,6 +26,9 @@ class ManagementTokenAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request)
         return queryset if request.user.is_superuser else queryset.filter(user=request.user)
 
+    def lookup_allowed(self, lookup, value, request=None):
+        return False  # the list has no filters: the query string runs no lookups
+
     def get_fields(self, request, obj=None):
         return ("name",) if obj is None else self.readonly_fields
 
