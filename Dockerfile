@@ -6,7 +6,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY requirements/ requirements/
-RUN pip install --no-cache-dir -r requirements/base.txt flower==2.2.0
+RUN pip install --no-cache-dir -r requirements/base.txt
 
 COPY . .
 # collectstatic needs settings that load; the real values come from the environment at run time.
@@ -16,4 +16,5 @@ RUN DJANGO_SECRET_KEY=build-only FIELD_ENCRYPTION_KEYS=$(python -c "import base6
 RUN useradd --create-home relay
 USER relay
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-class", "gthread", "--threads", "16", "--no-control-socket", "--access-logfile", "-"]
+# The platform logs its own access line per request (docs/logging.md): no gunicorn access log.
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-class", "gthread", "--threads", "16", "--no-control-socket"]
