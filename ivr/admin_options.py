@@ -2,13 +2,14 @@
 outside API). Options come through the cached selectors; the test asks afresh."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import JsonResponse
 from django.shortcuts import redirect
 
 from integrations.admin.scoping import visible_accounts
 from integrations.clients import dixa, npstoday
 from integrations.clients.http import ApiUnavailable
+from integrations.fields import validate_header_value
 from integrations.services.connection_checks import explain
 from ivr import selectors
 from ivr.services.mapping_checks import dixa_queue_check, npstoday_campaign_check
@@ -41,6 +42,10 @@ def _queues(model_admin, request) -> JsonResponse:
         token = mapping.dixa_api_token if mapping else ""
     if not token:
         return _refuse("Type the mapping's Dixa API token first.")
+    try:
+        validate_header_value(token)
+    except ValidationError as exc:
+        return _refuse(f"That token cannot be sent to Dixa: {exc.messages[0]}")
     try:
         queues = selectors.dixa_queues(token)
     except ApiUnavailable as exc:

@@ -3,10 +3,13 @@ the server (cached), the save checks them against Dixa and nps.today, an API tha
 answer needs an explicit "Save anyway", nothing typed is lost, and "Test connection" answers
 in sentences. The form itself never calls an outside API."""
 
+import hypothesis
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.test import override_settings
 from django.urls import reverse
+from hypothesis import strategies as st
 
 from ivr.models import IvrMapping
 from tests.integrations.factories import AccountFactory
@@ -243,3 +246,26 @@ def test_apply_config_stores_the_queue_and_campaign_names(fake_npstoday, fake_di
     call_command("apply_config", str(config))
     mapping = IvrMapping.objects.get()
     assert (mapping.queue_name, mapping.campaign_name) == ("Mail - General", "Relationsmåling Q1")
+
+
+@hypothesis.settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[
+        hypothesis.HealthCheck.too_slow,
+        hypothesis.HealthCheck.function_scoped_fixture,
+    ],
+)
+@hypothesis.given(
+    kind=st.sampled_from(["queues", "campaigns", "other"]),
+    fields=st.dictionaries(
+        st.sampled_from(["token", "account", "mapping"]), st.text(max_size=80), max_size=3
+    ),
+)
+def test_any_input_to_the_pickers_gives_a_sentence_never_an_error(admin_client, kind, fields):
+    # no outside API answers here: every path ends in a 4xx or 502 with a sentence
+    url = reverse("admin:ivr_ivrmapping_options", args=[kind])
+    with override_settings(DIXA_API_URL=DOWN, NPSTODAY_API_URL=DOWN):
+        answer = admin_client.post(url, {k: v.replace("\x00", "") for k, v in fields.items()})
+    assert answer.status_code in (200, 400, 404, 502)
+    assert answer.json().get("error") or "options" in answer.json()

@@ -8,6 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from integrations.services.processing import inbound_event_process
 from ivr.lookup import customer_lookup
@@ -147,3 +149,29 @@ def test_the_page_links_each_step(admin_client):
 def test_a_user_without_the_survey_view_permission_is_refused(client, staff_user_factory, account):
     client.force_login(staff_user_factory("nobody", account, perms=["view_inboundevent"]))
     assert client.get(LOOKUP, {"q": "jane@example.com"}).status_code == 403
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(term=st.text(max_size=300))
+def test_any_term_gives_a_page_never_an_error(admin_client, term):
+    response = admin_client.get(LOOKUP, {"q": term.replace("\x00", "")})
+    assert response.status_code == 200
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(term=st.text(max_size=120))
+def test_any_search_of_the_big_lists_gives_a_page(admin_client, term):
+    term = term.replace("\x00", "")
+    for url in (
+        reverse("admin:integrations_inboundevent_changelist"),
+        reverse("admin:ivr_surveytrigger_changelist"),
+    ):
+        assert admin_client.get(url, {"q": term}).status_code == 200
