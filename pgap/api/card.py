@@ -5,6 +5,7 @@ nps.today's Dixa guide); the answer is what the card's template renders."""
 import json
 import re
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
 from rest_framework import serializers
 from rest_framework.exceptions import MethodNotAllowed, ParseError
@@ -71,7 +72,7 @@ def _checked_email(value: str, field: str) -> str:
         raise serializers.ValidationError(f"{field} is not a valid email address")
     try:
         _email(value)
-    except Exception as exc:  # noqa: BLE001  (Django's ValidationError, or an IDNA error)
+    except (DjangoValidationError, UnicodeError) as exc:
         raise serializers.ValidationError(f"{field} is not a valid email address") from exc
     return value
 
