@@ -99,3 +99,21 @@ def test_any_authorization_is_answered_without_a_server_error(client, key, heade
             URL, data=b"{}", content_type="application/json", HTTP_AUTHORIZATION=header
         )
     assert response.status_code == 401, response.status_code
+
+
+@FUZZ
+@given(
+    content_type=st.text(max_size=80)
+    | st.sampled_from(["application/json; charset=nope", "application/json; charset=utf-16"])
+    | st.from_regex(r"application/json(; [a-z]{1,8}=[^;\r\n]{0,12}){0,3}", fullmatch=True)
+)
+def test_any_content_type_is_answered_without_a_server_error(client, key, content_type):
+    with transaction.atomic():
+        response = client.generic(  # generic: the test client would re-encode the body
+            "POST",
+            URL,
+            data=json.dumps({"customer_email": "jane@example.com"}).encode(),
+            content_type=content_type,
+            HTTP_AUTHORIZATION=f"Bearer {key}",
+        )
+    assert response.status_code in {200} | REFUSALS, (content_type, response.status_code)
