@@ -61,7 +61,8 @@ def employees_token(*, api_key: str, body: dict, timeout: float) -> httpx.Respon
         employees_token_url(),
         json=body,
         headers={"Authorization": f"Basic {credentials}"},
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+        # Each phase within `timeout`; connecting and waiting for a pooled connection shorter.
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0), pool=min(timeout, 0.5)),
     )
 
 
