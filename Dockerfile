@@ -17,4 +17,4 @@ RUN useradd --create-home relay
 USER relay
 EXPOSE 8000
 # The platform logs its own access line per request (docs/logging.md): no gunicorn access log.
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-class", "gthread", "--threads", "16", "--no-control-socket"]
+CMD ["gunicorn", "config.wsgi", "--config", "config/gunicorn.py", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-class", "gthread", "--threads", "16", "--no-control-socket"]

@@ -28,7 +28,7 @@ def web(
 ) -> list[str]:
     """gunicorn's own access log is off by default: the platform logs one structured access
     line per request itself (integrations.structured_logs.RequestIdMiddleware)."""
-    args = [str(BIN / "gunicorn"), "config.wsgi", "--bind", bind]
+    args = [str(BIN / "gunicorn"), "config.wsgi", "--config", "config/gunicorn.py", "--bind", bind]
     args += ["--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads)]
     # Another `make run` on the same host must not share this one's control socket.
     args += ["--timeout", str(timeout), "--graceful-timeout", "10", "--no-control-socket"]
@@ -36,7 +36,8 @@ def web(
 
 
 def worker(*, queues: str, hostname: str, concurrency: int = 2, pool: str = "prefork") -> list[str]:
-    args = [str(BIN / "celery"), "-A", "config", "worker", "--loglevel", "INFO"]
+    # --quiet: no start-up banner; everything a worker writes is a log line (docs/logging.md).
+    args = [str(BIN / "celery"), "-A", "config", "--quiet", "worker", "--loglevel", "INFO"]
     args += ["--queues", queues, "--pool", pool, "--concurrency", str(concurrency)]
     return args + ["--hostname", hostname, "--without-gossip", "--without-mingle"]
 

@@ -48,6 +48,7 @@ def redact(logger, method_name, event_dict: dict) -> dict:
 def _shared_processors() -> list:
     return [
         structlog.contextvars.merge_contextvars,
+        structlog.stdlib.ExtraAdder(),  # logger.info(..., extra={"survey_id": 7})
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -74,7 +75,9 @@ def formatter(log_format: str) -> dict:
 
 
 def configure() -> None:
-    """structlog's own loggers hand their events to the standard library's handlers."""
+    """structlog's own loggers hand their events to the standard library's handlers, and
+    Python's warnings (a library's deprecation, Celery's security notice) become log lines."""
+    logging.captureWarnings(True)
     structlog.configure(
         processors=[
             *_shared_processors(),
@@ -84,6 +87,20 @@ def configure() -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+
+
+def gunicorn_logconfig(log_format: str) -> dict:
+    """gunicorn's own lines (start, workers booting, signals) in the same format."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"structured": formatter(log_format)},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+        "loggers": {
+            "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        },
+    }
 
 
 # --- requests --------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from structlog.contextvars import bound_contextvars
 
-from integrations import events, outbox
+from integrations import events, metrics, outbox
 from integrations.dixa import envelope as envelope_parser
 from integrations.dixa.conversation import Conversation
 from integrations.dixa.envelope import storable
@@ -78,6 +79,12 @@ def inbound_event_process(*, event_pk: int) -> bool:
 
 
 def _process(record: InboundEvent) -> None:
+    # Every line logged while this event is processed (its handlers' too) names it.
+    with bound_contextvars(event_id=record.pk, account=record.account_id):
+        _process_bound(record)
+
+
+def _process_bound(record: InboundEvent) -> None:
     try:
         dixa_event = _parse(record)
     except Exception as exc:  # unreadable row or body: recorded, never retried forever
@@ -192,6 +199,7 @@ def _finish(event_pk: int, status: str, outcome: str, reason: str) -> None:
     InboundEvent.objects.filter(pk=event_pk).update(
         status=status, outcome=outcome, outcome_reason=reason, processed_at=timezone.now()
     )
+    metrics.events_processed.labels(outcome).inc()
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ come (`survey_triggers_wake`) or the wait is over.
 """
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from integrations import outbox, ratelimit
+from integrations import metrics, outbox, ratelimit
 from integrations.clients import npstoday
 from integrations.models import Account
 from ivr import member_extras
@@ -203,13 +204,15 @@ def _conclude(send: _Send, answer: tuple) -> str:
         npstoday_key_record_success(policy)
     else:
         npstoday_key_record_failure(policy, failure)
+    result = {
+        Status.DELIVERED: "delivered",
+        Status.PENDING: "retry",
+        Status.FAILED: "failed",
+    }.get(status, status)
+    metrics.survey_tries.labels(result).inc()
     _log(
         trigger,
-        {
-            Status.DELIVERED: "delivered",
-            Status.PENDING: "retry",
-            Status.FAILED: "failed",
-        }.get(status, status),
+        result,
         attempt=attempt,
         answer=f"HTTP {status_code}" if status_code else (error.split(":", 1)[0] or "no answer"),
     )
@@ -218,6 +221,7 @@ def _conclude(send: _Send, answer: tuple) -> str:
 
 def _log(trigger: SurveyTrigger, what: str, *, attempt=None, answer: str = "") -> None:
     """One line per delivery decision, with the ids and no personal data."""
+    ids = {"account": trigger.account_id, "survey_id": trigger.pk}
     logger.info(
         "survey %s: account %s, survey %s, campaign %s%s%s",
         what,
@@ -228,11 +232,13 @@ def _log(trigger: SurveyTrigger, what: str, *, attempt=None, answer: str = "") -
         if attempt
         else "",
         f", {answer}" if answer else "",
+        extra=ids,
     )
 
 
 @sensitive_variables("account")
 def _send(account: Account, trigger: SurveyTrigger):
+    began = time.perf_counter()
     try:
         response = npstoday.add_campaign_member(
             api_key=account.npstoday_api_key,
@@ -241,10 +247,12 @@ def _send(account: Account, trigger: SurveyTrigger):
             idempotency_key=str(trigger.guid),
         )
     except httpx.HTTPError as exc:  # no answer
+        metrics.npstoday_latency.labels("add_member").observe(time.perf_counter() - began)
         return None, {}, "", f"{type(exc).__name__}: {exc}"[:500]
     except Exception as exc:  # the request could not even be made: a failed try as well
         logger.warning("survey %s: the request to nps.today could not be made", trigger.pk)
         return None, {}, "", f"the request could not be made ({type(exc).__name__})"
+    metrics.npstoday_latency.labels("add_member").observe(time.perf_counter() - began)
     headers = {k.lower(): v for k, v in response.headers.items()}
     return response.status_code, headers, response.text, ""
 
@@ -369,6 +377,8 @@ def _set(
     if undo_try:  # nothing was sent: this was not a try
         updates["attempt_count"] = F("attempt_count") - 1
     SurveyTrigger.objects.filter(pk=trigger.pk).update(**updates)
+    if status == Status.FAILED:
+        metrics.dead_letters.inc()
 
 
 # --- the nps.today key's health: auto-disable after a long failure streak ----------------
@@ -406,6 +416,7 @@ def npstoday_key_record_failure(policy: NpsTodayDelivery, reason: str) -> None:
         ),
     )
     if disabled:
+        metrics.keys_disabled.inc()
         logger.error("account %s: nps.today key disabled; last failure: %s", policy.pk, reason)
         _hold_pending(policy.pk)
 

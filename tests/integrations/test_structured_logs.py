@@ -39,6 +39,13 @@ def test_a_plain_log_call_becomes_json_with_the_bound_ids(json_lines):
     assert line["timestamp"].endswith("Z")
 
 
+def test_extra_fields_of_a_plain_call_become_keys(json_lines):
+    logger, lines = json_lines
+    logger.info("survey delivered", extra={"survey_id": 9, "account": 2})
+    (line,) = lines()
+    assert (line["survey_id"], line["account"]) == (9, 2)
+
+
 def test_values_under_secret_or_personal_keys_are_redacted(json_lines):
     logger, lines = json_lines
     bind(api_key="rk_live_abc", customer_email="jane@example.com", survey_id=3)

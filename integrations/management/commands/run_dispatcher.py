@@ -1,5 +1,6 @@
 """`manage.py run_dispatcher`: hand due rows of every outbox to Celery until stopped."""
 
+import logging
 import signal
 
 from django.conf import settings
@@ -8,6 +9,8 @@ from django.db import connection
 
 from integrations import outbox
 from integrations.dispatcher import Dispatcher
+
+logger = logging.getLogger("integrations.dispatcher")
 
 
 class Command(BaseCommand):
@@ -22,10 +25,12 @@ class Command(BaseCommand):
             signal.signal(sig, lambda *_: dispatcher.stop())
         wake = "LISTEN/NOTIFY" if connection.vendor == "postgresql" else "polling"
         names = ", ".join(box.name for box in outbox.registered())
-        self.stdout.write(
-            f"dispatcher ready: {names}; woken by {wake}, "
-            f"polling every {settings.DISPATCH_POLL_SECONDS} s",
+        # Logged, not printed: a process's every line is a log line (JSON in production).
+        logger.info(
+            "dispatcher ready: %s; woken by %s, polling every %s s",
+            names,
+            wake,
+            settings.DISPATCH_POLL_SECONDS,
         )
-        self.stdout.flush()
         dispatcher.run()
-        self.stdout.write("dispatcher stopped")
+        logger.info("dispatcher stopped")
