@@ -4,11 +4,13 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from integrations.api import health
+from integrations.api.metrics import MetricsView
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="landing.html"), name="landing"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     # The management API (docs/api.md); the webhooks below keep their paths.
     path("api/v1/", include("config.api_urls")),
     path("api/", include("integrations.api.urls")),
