@@ -24,8 +24,8 @@ from integrations import outbox
 logger = logging.getLogger(__name__)
 DATABASE_DOWN_PAUSE_SECONDS = 1.0
 # While an outbox's workers have all the rows they may wait for (`Outbox.has_room`), how
-# often to look whether they have taken them.
-BUSY_RECHECK_SECONDS = 0.02
+# often to look whether they have taken them (each new row's notification looks as well).
+BUSY_RECHECK_SECONDS = 0.05
 
 
 class Dispatcher:

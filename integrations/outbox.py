@@ -102,7 +102,7 @@ class Outbox:
             return True
         now = now or timezone.now()
         waiting = self.model.objects.filter(self.pending, queued_at__gte=now - self.requeue_after)
-        return waiting[:limit].count() < limit
+        return waiting.order_by().values("pk")[:limit].count() < limit
 
     # --- the three moves ------------------------------------------------------------
     def hand_off(self, *, now: datetime | None = None, limit: int = HAND_OFF_BATCH) -> int | None:

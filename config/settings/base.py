@@ -221,6 +221,9 @@ ENQUEUE_BACKOFF_SECONDS = env.float("ENQUEUE_BACKOFF_SECONDS", default=5)
 NPSTODAY_API_URL = env("NPSTODAY_API_URL", default="https://api.nps.today").rstrip("/")
 DIXA_API_URL = env("DIXA_API_URL", default="https://dev.dixa.io").rstrip("/")
 NPSTODAY_RATE_LIMIT = env.int("NPSTODAY_RATE_LIMIT", default=10)  # requests/s per key
+# Requests to nps.today in flight at once from one worker process (its batches share them);
+# no more than the HTTP client keeps connections alive for (20), so none is opened anew.
+NPSTODAY_CONCURRENT_SENDS = env.int("NPSTODAY_CONCURRENT_SENDS", default=20)
 DIXA_RATE_LIMIT = env.int("DIXA_RATE_LIMIT", default=10)  # requests/s per token (Dixa's limit)
 NPSTODAY_DISABLE_AFTER_FAILURES = env.int("NPSTODAY_DISABLE_AFTER_FAILURES", default=25)
 NPSTODAY_DISABLE_WINDOW_HOURS = env.float("NPSTODAY_DISABLE_WINDOW_HOURS", default=3)

@@ -13,6 +13,8 @@ come (`survey_triggers_wake`) or the wait is over.
 """
 
 import logging
+import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -188,8 +190,22 @@ def _send_all(sends: list[_Send]) -> list[tuple]:
     """The answers, in order; the requests side by side (they only wait on the network)."""
     if len(sends) == 1:
         return [_send(sends[0].trigger.account, sends[0].trigger)]
-    with ThreadPoolExecutor(max_workers=len(sends), thread_name_prefix="npstoday") as pool:
-        return list(pool.map(lambda send: _send(send.trigger.account, send.trigger), sends))
+    return list(_senders().map(lambda send: _send(send.trigger.account, send.trigger), sends))
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _senders() -> ThreadPoolExecutor:
+    """The process's threads for requests to nps.today, shared by its tasks: at most
+    NPSTODAY_CONCURRENT_SENDS in flight from one process, however many batches it runs."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():  # a forked child makes its own
+            workers = settings.NPSTODAY_CONCURRENT_SENDS
+            _pool = (os.getpid(), ThreadPoolExecutor(workers, thread_name_prefix="npstoday"))
+        return _pool[1]
 
 
 def _conclude(send: _Send, answer: tuple) -> str:
