@@ -113,12 +113,18 @@ class Outbox:
         if not due.exists():  # the usual answer: a plain read, no lock, no transaction
             return 0
         with transaction.atomic():
-            pks = list(
+            rows = list(
                 due.order_by("pk")
                 .select_for_update(skip_locked=True)
-                .values_list("pk", flat=True)[:limit]
+                .values_list("pk", "queued_at")[:limit]
             )
+            pks = [pk for pk, _ in rows]
             self.model.objects.filter(pk__in=pks).update(queued_at=now)
+        again = sum(1 for _, queued_at in rows if queued_at is not None)
+        if again:  # the usual hand-off is not news; a lost message is
+            logger.warning(
+                "%s: %d row(s) handed off again, their message seems lost", self.name, again
+            )
         if not self.publish(pks):
             return None
         return len(pks)

@@ -186,3 +186,18 @@ def test_without_a_limit_there_is_always_room(settings):
     for _ in range(3):
         rated(queued_at=timezone.now())
     assert INBOUND.has_room() is True
+
+
+def test_the_dispatcher_says_so_only_when_it_hands_a_row_off_again(settings, caplog):
+    settings.INBOUND_REQUEUE_AFTER_SECONDS = 60
+    rated()  # new: handed off without a word
+    rated(queued_at=timezone.now() - timedelta(minutes=5))  # its message was lost
+    with mock.patch("integrations.tasks.process_inbound_events.apply_async"):
+        assert INBOUND.hand_off() == 2
+        assert [r.getMessage() for r in caplog.records if r.name == "integrations.outbox"] == [
+            "inbound events: 1 row(s) handed off again, their message seems lost"
+        ]
+        caplog.clear()
+        rated()
+        assert INBOUND.hand_off() == 1
+    assert not [r for r in caplog.records if r.name == "integrations.outbox"]
