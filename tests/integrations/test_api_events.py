@@ -49,6 +49,8 @@ def test_filters_select_events(client, account):
     [
         ("status=nope", "status"),
         ("csid=1.5", "csid"),
+        ("csid=7.0", "csid"),
+        ("csid=%EF%BC%97", "csid"),  # a full-width 7
         ("csid=99999999999999999999999", "csid"),
         ("received_after=yesterday", "received_after"),
         ("account=", "account"),

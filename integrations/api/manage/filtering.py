@@ -1,6 +1,8 @@
 """Filters are django-filter FilterSets: an invalid value, or a parameter the list does not
 know (a typo would otherwise return everything), is a 400 naming the parameter."""
 
+import re
+
 import django_filters
 from django import forms
 from django_filters import rest_framework as filters
@@ -12,6 +14,7 @@ from integrations.models import Account
 # Query parameters every list takes besides its filters.
 PAGING = {"cursor", "page_size"}
 BIGINT = 2**63 - 1
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,20}")
 
 
 class StrictFilterBackend(filters.DjangoFilterBackend):
@@ -51,10 +54,19 @@ class BooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+class WholeNumberField(forms.IntegerField):
+    """Digits only: Django's own field also takes "7.0"."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and value and not WHOLE_NUMBER.fullmatch(value):
+            raise forms.ValidationError("Enter a whole number.", code="invalid")
+        return super().to_python(value)
+
+
 class IntegerFilter(filters.NumberFilter):
     """A whole number within the column's range (a decimal or a huge number is a 400)."""
 
-    field_class = forms.IntegerField
+    field_class = WholeNumberField
 
     def __init__(self, *args, min_value=-BIGINT, max_value=BIGINT, **kwargs):
         super().__init__(*args, min_value=min_value, max_value=max_value, **kwargs)

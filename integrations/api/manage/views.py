@@ -48,8 +48,6 @@ class ScopedViewSetMixin(ManagementApiMixin):
     # Any path segment reaches the view (whose 404 is JSON), not only those the URL
     # resolver would match.
     lookup_value_regex = "[^/]+"
-    # `queryset` narrowed to the rows of the user's accounts by the admin's own rule
-    # (integrations.admin.scoping): another account's object is a 404, as if it did not exist.
 
     def get_object(self):
         value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
@@ -57,6 +55,8 @@ class ScopedViewSetMixin(ManagementApiMixin):
             raise exceptions.NotFound()
         return super().get_object()
 
+    # `queryset` narrowed to the rows of the user's accounts by the admin's own rule
+    # (integrations.admin.scoping): another account's object is a 404, as if it did not exist.
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular, no user
             return super().get_queryset().none()
