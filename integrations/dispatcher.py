@@ -59,17 +59,17 @@ class Dispatcher:
         for box in outbox.registered():
             table = box.model._meta.db_table
             if self._next_pass.get(box.name, 0.0) <= now or table in notified:
-                self._next_pass[box.name] = now + self._pass_over(box)
+                self._next_pass[box.name] = now + self._pass_over(box, table in notified)
         if now >= self._next_reclaim:
             for box in outbox.registered():
                 box.reclaim()
             self._next_reclaim = now + self.reclaim_seconds
 
-    def _pass_over(self, box: outbox.Outbox) -> float:
+    def _pass_over(self, box: outbox.Outbox, notified: bool = False) -> float:
         """Hand off one outbox; how long until it needs a pass again."""
         if not box.has_room():  # the workers are behind: soon, and then many to a message
             return BUSY_RECHECK_SECONDS
-        handed = box.hand_off()
+        handed = box.hand_off(expected=notified)
         if handed is None:  # broker down: the rows stay due
             return settings.ENQUEUE_BACKOFF_SECONDS or 1.0
         if handed >= outbox.HAND_OFF_BATCH:

@@ -6,6 +6,8 @@ from unittest import mock
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from integrations import events
@@ -201,3 +203,14 @@ def test_the_dispatcher_says_so_only_when_it_hands_a_row_off_again(settings, cap
         rated()
         assert INBOUND.hand_off() == 1
     assert not [r for r in caplog.records if r.name == "integrations.outbox"]
+
+
+def test_a_notified_hand_off_skips_the_look_first_and_still_takes_only_due_rows():
+    with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
+        with CaptureQueriesContext(connection) as queries:
+            assert INBOUND.hand_off(expected=True) == 0  # announced, but another took it
+        assert queries.captured_queries  # it looked, with the lock
+        assert not any("SELECT 1 AS" in q["sql"] for q in queries.captured_queries)
+        event = rated()
+        assert INBOUND.hand_off(expected=True) == 1
+    apply_async.assert_called_once_with(args=([event.pk],), retry=False)
