@@ -1,6 +1,7 @@
 """Section 4, delivery throughput: a backlog of surveys for many nps.today keys (so the
 10/s per-key limit is not what is measured), the fake answering each in 50 ms, drained by
-the http worker as `make run` starts it (Celery, 32 threads, one process)."""
+the http worker as `make run` starts it (Celery, 32 threads, one process; batches of surveys
+sent side by side on its sender threads)."""
 
 import os
 
@@ -17,6 +18,7 @@ GOAL_PER_SECOND = 200.0
 # http worker processes per drain (launcher.http_worker each): the deployed one, then two.
 CONFIGS = (1, 2)
 SECOND_BACKLOG = 500  # smaller, to keep the section short
+SENDERS = 20  # NPSTODAY_CONCURRENT_SENDS, as deployed
 
 
 def run() -> tuple[str, dict]:
@@ -131,10 +133,15 @@ def render(raw: dict) -> str:
             f"allows {ACCOUNTS * 10}/s in all), the fake nps.today answering every member "
             f"request after {ANSWER_SECONDS * 1000:.0f} ms. With the http worker stopped, "
             f"{first['backlog']} closes were ingested and processed by the events worker, "
-            "leaving as many surveys pending, their messages in Redis (queue `surveys`: "
-            f"{first['redis_surveys_queue_length']}). Then the http worker was started "
-            "(`launcher.http_worker`: Celery, queues `surveys,dixa`, thread pool of 32, "
-            "prefetch multiplier 1) and timed until the last member arrived; web, the events "
+            "leaving as many surveys pending, in "
+            f"{first['redis_surveys_queue_length']} messages in Redis (queue `surveys`; a "
+            "batch of events publishes its surveys together, up to 10 to a message). Then the "
+            "http worker was started (`launcher.http_worker`: Celery, queues `surveys,dixa`, "
+            "thread pool of 32, prefetch multiplier 1; each task sends its batch side by side "
+            f"on the process's {SENDERS} sender threads, so with answers in "
+            f"{ANSWER_SECONDS * 1000:.0f} ms one process can send at most "
+            f"{SENDERS / ANSWER_SECONDS:.0f}/s) and timed until the last member arrived; web, "
+            "the events "
             "worker, beat and the dispatcher kept running. A second drain "
             f"({raw['drains'][-1]['backlog']} surveys) used two such processes side by side "
             "(the launcher's command line twice, different names), to show what the CPU of one "

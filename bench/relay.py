@@ -140,8 +140,10 @@ def render(raw: dict) -> str:
             "",
             "Every process `make run` starts, from `integrations.launcher`: web (2 gthread "
             "workers × 16 threads), worker-events (Celery, queue `events`, prefork × 2), "
-            "worker-http (Celery, queues `surveys,dixa`, 32 threads), beat, and the dispatcher "
-            "(LISTEN/NOTIFY, 5 s fallback poll); PostgreSQL, Redis, and tests/fakes' nps.today "
+            "worker-http (Celery, queues `surveys,dixa`, 32 threads, 20 sender threads), beat, "
+            "and the dispatcher (LISTEN/NOTIFY, 5 s fallback poll; while 4 handed-off events "
+            "wait for a worker it holds new ones back, which then go up to 20 to a message); "
+            "PostgreSQL, Redis, and tests/fakes' nps.today "
             f"in its own process, answering at once. {ACCOUNTS} accounts, each with its own "
             "nps.today key and a mapping of the queue to a campaign (no delay, no quarantine). "
             "After a warm-up of 20 closes: "
@@ -169,7 +171,9 @@ def render(raw: dict) -> str:
             f"{raw['per_key_peak']} requests (limit 10). {_limit(runs[RATE])}",
             "",
             "Where the time goes, stage by stage (p50 / p99 in ms, from the rows' timestamps; "
-            "the stages follow one another):",
+            "the stages follow one another; a worker claims its whole batch at once, so under "
+            "load an event's or survey's wait for the ones before it in its batch counts in "
+            "the worker's stage, not the queue's):",
             "",
             *table(
                 ["stage", *names],
