@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from integrations import crypto
@@ -6,7 +6,9 @@ from integrations.admin.events import RecordAdmin, truncate
 from integrations.admin.forms import SecretFieldsForm
 from integrations.admin.scoping import AccountScopedAdmin
 from integrations.alerts.models import AlertIncident, AlertSettings
+from integrations.alerts.notify import alert_test_send
 from integrations.alerts.registry import conditions, title_of
+from integrations.audit.services import audit_record
 
 
 class AlertSettingsForm(SecretFieldsForm):
@@ -44,8 +46,32 @@ class AlertSettingsAdmin(AccountScopedAdmin):
         readonly = tuple(super().get_readonly_fields(request, obj))
         return readonly + ("account",) if obj else readonly
 
+    actions = ["send_test"]
+
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.action(description="Send a test alert", permissions=["change"])
+    def send_test(self, request, queryset):
+        for channel in queryset.select_related("account"):
+            if not (channel.recipients or channel.webhook_url):
+                self.message_user(
+                    request, f"{channel.account}: no email or webhook set", messages.WARNING
+                )
+                continue
+            errors = alert_test_send(channel=channel)
+            result = "; ".join(errors) or "sent"
+            audit_record(
+                actor=request.user,
+                action="alert test",
+                objects=[channel],
+                summary=f"Send a test alert for {channel.account}",
+                result=result,
+            )
+            if errors:
+                self.message_user(request, f"{channel.account}: {result}", messages.ERROR)
+            else:
+                self.message_user(request, f"{channel.account}: test alert sent")
 
     @admin.display(description="email recipients")
     def recipient_count(self, obj):

@@ -219,3 +219,24 @@ def test_a_webhook_silent_for_hours_after_traffic_is_an_incident():
     InboundEventFactory(account=account)
     assert ("silent_webhook", account.pk) not in open_conditions()
     assert AlertIncident.objects.get(condition="silent_webhook").resolved_at is not None
+
+
+def test_an_account_admin_sends_a_test_alert_to_both_channels(admin_client, chat_webhook):
+    from django.urls import reverse
+
+    from integrations.audit.models import AuditEntry
+
+    account = AccountFactory(name="Acme")
+    channel = AlertSettings.objects.create(
+        account=account,
+        email_recipients="ops@acme.example",
+        webhook_url=f"{chat_webhook.url}/hooks/T1",
+    )
+    response = admin_client.post(
+        reverse("admin:integrations_alertsettings_changelist"),
+        {"action": "send_test", "_selected_action": [channel.pk]},
+    )
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1 and "Test alert" in mail.outbox[0].subject
+    assert "a test notice" in chat_webhook.messages()[0]["text"]
+    assert AuditEntry.objects.get().result == "sent"
