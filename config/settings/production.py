@@ -28,6 +28,9 @@ if not FIELD_ENCRYPTION_KEYS:
         "secrets) are encrypted with it."
     )
 
+# Alerts go out by SMTP (EMAIL_HOST…); the console backend of development would print them.
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+
 # X-Forwarded-Proto says "https" only if a proxy we run sets it (and so overwrites what a
 # client sent); without one any client could claim HTTPS.
 if env.bool("DJANGO_TRUST_X_FORWARDED_PROTO", default=False):
