@@ -343,6 +343,8 @@ CELERY_BEAT_SCHEDULE["count-daily"] = {
     "task": "ivr.tasks.count_daily",
     "schedule": timedelta(minutes=5),
 }
+# A notice waits on SMTP or a webhook (up to 10 s): on the HTTP worker, beside Dixa's calls.
+CELERY_TASK_ROUTES["integrations.tasks.notify_alert_incident"] = {"queue": "dixa"}
 
 # --- P-GAP ---------------------------------------------------------------------------------
 # Where the analytics page links a conversation: f"{DIXA_APP_URL}/conversation/{csid}".
