@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils.html import format_html
 
 from integrations import crypto
@@ -13,6 +15,22 @@ from integrations.audit.services import audit_record
 
 class AlertSettingsForm(SecretFieldsForm):
     secret_fields = ("webhook_url",)
+
+    def clean_email_recipients(self):
+        lines = [line.strip() for line in self.cleaned_data["email_recipients"].splitlines()]
+        addresses = [line for line in lines if line]
+        bad = [a for a in addresses if not _is_email(a)]
+        if bad:
+            raise ValidationError(f"not an email address: {', '.join(bad[:3])}")
+        return "\n".join(addresses)
+
+
+def _is_email(value: str) -> bool:
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True
 
 
 @admin.register(AlertSettings)

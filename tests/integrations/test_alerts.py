@@ -7,13 +7,16 @@ from unittest import mock
 import pytest
 from django.core import mail
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from integrations.alerts import Finding, register
 from integrations.alerts import registry as alert_registry
 from integrations.alerts.models import AlertIncident, AlertSettings
 from integrations.alerts.notify import alert_incident_notify
 from integrations.alerts.services import alerts_evaluate
-from integrations.models import InboundEvent, RejectedDelivery
+from integrations.models import Account, InboundEvent, RejectedDelivery
 from ivr.models import DeliveryAttempt, SurveyTrigger
 from tests.fakes.chat_webhook import FakeChatWebhook
 from tests.integrations.factories import AccountFactory, InboundEventFactory
@@ -240,3 +243,51 @@ def test_an_account_admin_sends_a_test_alert_to_both_channels(admin_client, chat
     assert len(mail.outbox) == 1 and "Test alert" in mail.outbox[0].subject
     assert "a test notice" in chat_webhook.messages()[0]["text"]
     assert AuditEntry.objects.get().result == "sent"
+
+
+@given(recipients=st.text(max_size=200), url=st.text(max_size=120))
+@hypothesis_settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_alert_settings_input_is_saved_or_refused_never_an_error(admin_client, recipients, url):
+    from django.urls import reverse
+
+    account, _ = Account.objects.get_or_create(name="Fuzz")
+    AlertSettings.objects.filter(account=account).delete()
+    response = admin_client.post(
+        reverse("admin:integrations_alertsettings_add"),
+        {
+            "account": account.pk,
+            "email_recipients": recipients,
+            "webhook_url": url,
+            "dead_letters_per_hour": 10,
+            "failure_rate_percent": 5,
+            "signature_failures_per_hour": 20,
+            "silent_hours": 6,
+        },
+    )
+    assert response.status_code in (200, 302)
+    saved = AlertSettings.objects.filter(account=account).first()
+    if saved is not None:  # what was kept is addresses, one a line
+        for address in saved.recipients:
+            assert "@" in address and address == address.strip()
+
+
+def test_a_recipient_that_is_not_an_address_is_refused(admin_client):
+    from django.urls import reverse
+
+    account = AccountFactory()
+    response = admin_client.post(
+        reverse("admin:integrations_alertsettings_add"),
+        {
+            "account": account.pk,
+            "email_recipients": "ops@example.com\nnot an address",
+            "dead_letters_per_hour": 10,
+            "failure_rate_percent": 5,
+            "signature_failures_per_hour": 20,
+            "silent_hours": 6,
+        },
+    )
+    assert response.status_code == 200
+    assert "not an email address: not an address" in response.content.decode()
+    assert not AlertSettings.objects.exists()
