@@ -3,6 +3,7 @@ answers, in the accounts asked for only; counts and scores stay; each run leaves
 that names the person by a fingerprint only; a dry run changes nothing."""
 
 import io
+import json
 import random
 
 import pytest
@@ -80,7 +81,7 @@ def janes_history(client, tenant):
             request_url="https://api.nps.today/x",
             request_body=survey.payload,
             outcome=DeliveryAttempt.Outcome.SUCCESS,
-            response_body='{"emailAddress": "%s"}' % survey.respondent_email,
+            response_body=json.dumps({"emailAddress": survey.respondent_email}),
         )
         SurveyResponse.objects.create(
             account=survey.account,
@@ -235,9 +236,7 @@ ERASE_URL = "/admin/integrations/erasure/erase/"
 @pytest.fixture
 def eraser(staff_user_factory, janes_history):
     a = janes_history[0]
-    return staff_user_factory(
-        "dpo", a, perms=("add_erasure", "view_erasure")
-    )
+    return staff_user_factory("dpo", a, perms=("add_erasure", "view_erasure"))
 
 
 def test_admin_dry_run_shows_counts_then_erase_changes(client, eraser, janes_history):
@@ -278,3 +277,64 @@ def test_admin_erase_needs_the_permission(client, staff_user_factory, janes_hist
     assert client.get(ERASE_URL).status_code == 403
     listing = client.get("/admin/integrations/erasure/").content.decode()
     assert "Erase a person" not in listing
+
+
+# --- the management API ------------------------------------------------------------------
+
+
+@pytest.fixture
+def api_for(django_user_model):
+    from tests.integrations.api import make_staff, token_client
+
+    def make(username, *accounts, perms=("add_erasure", "view_erasure")):
+        return token_client(make_staff(django_user_model, username, *accounts, perms=perms))
+
+    return make
+
+
+def test_api_dry_run_then_erase_in_the_users_accounts(api_for, janes_history):
+    a, b, jane_a, bob_a, jane_b = janes_history
+    api = api_for("dpo", a)
+    body = {"kind": "email", "value": "jane.doe@example.com"}
+    dry = api.post("/api/v1/erasures", {**body, "dry_run": True}, format="json")
+    assert dry.status_code == 200
+    [record] = dry.json()
+    assert (record["account"], record["dry_run"], record["counts"]["surveys"]) == (a.slug, True, 1)
+
+    done = api.post("/api/v1/erasures", body, format="json")  # every account of the user's
+    assert done.status_code == 201
+    assert [r["account"] for r in done.json()] == [a.slug]
+    jane_a.refresh_from_db(), jane_b.refresh_from_db()
+    assert jane_a.respondent_email == "" and jane_b.respondent_email == "jane.doe@example.com"
+    listed = api.get("/api/v1/erasures").json()["results"]
+    assert [r["dry_run"] for r in listed] == [False, True]
+
+
+def test_api_refuses_another_accounts_slug_bad_values_and_missing_permission(
+    api_for, janes_history
+):
+    a, b, *_ = janes_history
+    api = api_for("dpo", a)
+    other = api.post(
+        "/api/v1/erasures",
+        {"kind": "email", "value": "jane.doe@example.com", "accounts": [b.slug]},
+        format="json",
+    )
+    assert other.status_code == 400 and "accounts" in other.json()["detail"]
+    bad = api.post("/api/v1/erasures", {"kind": "csid", "value": "abc"}, format="json")
+    assert bad.status_code == 400 and "value" in bad.json()["detail"]
+    assert Erasure.objects.count() == 0
+    viewer = api_for("viewer", a, perms=("view_erasure",))
+    assert (
+        viewer.post("/api/v1/erasures", {"kind": "csid", "value": "1"}, format="json").status_code
+        == 403
+    )
+
+
+def test_api_says_when_nothing_matched(api_for, janes_history):
+    a = janes_history[0]
+    answer = api_for("dpo", a).post(
+        "/api/v1/erasures", {"kind": "email", "value": "nobody@example.com"}, format="json"
+    )
+    assert answer.status_code == 200
+    assert [sum(r["counts"].values()) for r in answer.json()] == [0]

@@ -5,11 +5,13 @@ from rest_framework.routers import SimpleRouter
 
 from integrations.api.manage.accounts import AccountViewSet
 from integrations.api.manage.docs import RedocView, SchemaView, SwaggerView
+from integrations.api.manage.erasures import ErasureViewSet
 from integrations.api.manage.events import InboundEventViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("accounts", AccountViewSet, basename="api-account")
 router.register("events", InboundEventViewSet, basename="api-event")
+router.register("erasures", ErasureViewSet, basename="api-erasure")
 
 urlpatterns = [
     path("schema", SchemaView.as_view(), name="api-schema"),
