@@ -352,6 +352,9 @@ class NpsTodayDeliveryAdmin(AccountScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         readonly = tuple(super().get_readonly_fields(request, obj))
+        if not request.user.has_perm("ivr.add_npstodaydelivery"):
+            # Operators (change, for the re-enable action) do not tune the retry policy.
+            readonly += ("max_attempts", "retry_seconds")
         return readonly + (("account",) if obj else ())
 
     def has_delete_permission(self, request, obj=None):

@@ -14,7 +14,7 @@ from integrations.audit.models import AuditEntry
 from integrations.audit.services import audit_record
 from integrations.models import Account, ApiKey, InboundEvent
 from integrations.services.roles import ACCOUNT_ADMIN, APPS, OPERATOR, roles_sync
-from ivr.models import IvrMapping, SurveyTrigger
+from ivr.models import IvrMapping, NpsTodayDelivery, SurveyTrigger
 from tests.integrations.test_admin_scoping import (
     MARKER,
     admin_url,
@@ -221,6 +221,13 @@ def test_an_operator_adds_and_changes_no_configuration(client, full_tenants, dja
     client.post(admin_url(IvrMapping, "change", mapping.pk), {"name": "renamed"})
     mapping.refresh_from_db()
     assert mapping.name == "Mine mapping"
+    # the delivery policy: they re-enable a key (change), but do not tune its retries
+    policy = mine[NpsTodayDelivery]
+    client.post(
+        admin_url(NpsTodayDelivery, "change", policy.pk), {"max_attempts": 1, "retry_seconds": 1}
+    )
+    policy.refresh_from_db()
+    assert (policy.max_attempts, policy.retry_seconds) == (5, 60)
 
 
 def test_an_account_admin_issues_a_key_for_their_account(client, full_tenants, django_user_model):
