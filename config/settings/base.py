@@ -3,6 +3,8 @@
 from datetime import timedelta
 from pathlib import Path
 
+from csp import constants as csp
+
 from config.env import BASE_DIR, env
 from integrations import structured_logs
 
@@ -23,6 +25,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files (no CDN)
     "axes",
+    "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "integrations.apps.IntegrationsConfig",
@@ -43,6 +46,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified() (second factor)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every page (below)
     # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -158,8 +162,6 @@ API_KEY_LAST_USED_RESOLUTION = timedelta(seconds=60)
 # key or changing a secret reaches every web process within it.
 AUTH_CACHE_SECONDS = env.float("AUTH_CACHE_SECONDS", default=5)
 
-# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username
-# from one address, that pair is locked out for AXES_COOLOFF_TIME (answer 429). API keys
 # Prometheus' /metrics: a bearer token, or addresses/networks allowed to scrape; with neither,
 # only this machine (docs/metrics.md).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
@@ -167,6 +169,28 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)  # 0: the worker serves none
 WORKER_METRICS_ADDR = env("WORKER_METRICS_ADDR", default="127.0.0.1")
 
+# Content Security Policy (django-csp): the platform's pages load scripts, styles, images and
+# frames from the platform only; nothing from a CDN, no inline script. Style attributes and
+# blocks are allowed inline (Django's admin and our templates use them). Pages that need
+# more say so on their view (the card's Test; the API's docs send their own policy).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "frame-src": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+        "form-action": [csp.SELF],
+        "base-uri": [csp.SELF],
+        "object-src": [csp.NONE],
+    }
+}
+
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username
+# from one address, that pair is locked out for AXES_COOLOFF_TIME (answer 429). API keys
 # don't go through these backends; their callers are limited by the ingest's own rules.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

@@ -5,6 +5,7 @@ rendered from it as Dixa renders it, in a sandboxed iframe)."""
 import json
 import logging
 
+from csp.decorators import csp_update
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -18,7 +19,12 @@ from integrations.admin.scoping import AccountScopedAdmin
 from pgap.api.card import CardInputSerializer
 from pgap.models import CardSetup
 from pgap.services.card import card_answer, card_body_text, card_key_issue
-from pgap.services.card_render import TEMPLATES, card_render, card_template
+from pgap.services.card_render import (
+    TEMPLATES,
+    card_preview_policy,
+    card_render,
+    card_template,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +183,11 @@ class CardSetupAdmin(AccountScopedAdmin):
         return TemplateResponse(request, "pgap/card/admin/key_issued.html", context)
 
     def test_view(self, request, object_id):
+        # The preview needs more than the admin's policy (card_preview_policy), read from the
+        # settings when asked.
+        return csp_update(card_preview_policy())(self._test_view)(request, object_id)
+
+    def _test_view(self, request, object_id):
         setup = self._setup(request, object_id)
         if not self.has_view_or_change_permission(request, setup):
             raise PermissionDenied

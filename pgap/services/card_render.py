@@ -2,6 +2,7 @@
 JSON the Hook URL answered, its top-level keys as the template's variables."""
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from liquid import Environment
@@ -29,3 +30,11 @@ def card_template(name: str) -> str:
 def card_render(*, template: str, answer: dict) -> str:
     """`template` rendered with `answer`, as Dixa shows the card."""
     return _liquid.from_string(template).render(**answer)
+
+
+def card_preview_policy() -> dict:
+    """What the Test page's policy must add for the card it previews. The card is rendered
+    into a sandboxed srcdoc frame, which takes on the page's Content-Security-Policy: the
+    card's own inline scripts (the Feedback App's handshake) and the Feedback App's frame."""
+    app = urlsplit(settings.NPSTODAY_FEEDBACK_APP_URL)
+    return {"script-src": ["'unsafe-inline'"], "frame-src": [f"{app.scheme}://{app.netloc}"]}

@@ -22,7 +22,8 @@ WIDTH = 1280
 @contextmanager
 def chromium_page(live_server):
     """A fresh page in headless Chromium. Every request it makes must go to the live server;
-    the others are collected in `page.foreign` (and refused)."""
+    the others are collected in `page.foreign` (and refused). Script errors and anything the
+    Content-Security-Policy refused are collected in `page.errors`."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -32,6 +33,14 @@ def chromium_page(live_server):
             page = context.new_page()
             page.foreign, page.errors = [], []
             page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+            page.on(
+                "console",
+                lambda message: (
+                    page.errors.append(message.text)
+                    if "Content Security Policy" in message.text
+                    else None
+                ),
+            )
 
             def only_ours(route):
                 if route.request.url.startswith(live_server.url):

@@ -61,6 +61,14 @@ def chromium_page(*allowed: str, height: int = 900):
             page = browser.new_context(viewport={"width": WIDTH, "height": height}).new_page()
             page.foreign, page.errors = [], []
             page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+            page.on(  # anything the Content-Security-Policy refused counts as an error
+                "console",
+                lambda message: (
+                    page.errors.append(message.text)
+                    if "Content Security Policy" in message.text
+                    else None
+                ),
+            )
 
             def only_ours(route):
                 url = route.request.url
