@@ -126,8 +126,8 @@ class SurveyTrigger(models.Model):
             # Matching nps.today's responses (and the customer lookup) by conversation.
             models.Index(fields=["account", "csid"], name="trigger_account_csid"),
             # The admin: its default ordering, the status filter, an exact csid search.
-            models.Index(fields=["created_at"], name="trigger_created"),
-            models.Index(fields=["status", "created_at"], name="trigger_status_created"),
+            models.Index(fields=["created_at", "id"], name="trigger_created_id"),
+            models.Index(fields=["status", "created_at", "id"], name="trigger_status_created_id"),
             models.Index(fields=["csid"], name="trigger_csid"),
         ]
 
