@@ -87,11 +87,16 @@ def split_report(text: str) -> tuple[list[list[str]], dict[str, tuple[dict, str]
     return summary, sections
 
 
-def render(machine: str, order: list[str], measured: dict, previous: str = "") -> str:
+def render(
+    machine: str, order: list[str], measured: dict, previous: str = "", keep: set | None = None
+) -> str:
     """The report. `measured` maps each section just run to (marker fields, markdown, summary
     rows of (figure, value, target, met)); it replaces that section's text and summary rows in
-    `previous`, every other section of `previous` stays with its own date and command."""
+    `previous`, every other section of `previous` stays with its own date and command (only
+    those named in `keep`, when given)."""
     old_summary, sections = split_report(previous)
+    if keep is not None:
+        sections = {name: part for name, part in sections.items() if name in keep}
     sections.update({name: (fields, md) for name, (fields, md, _) in measured.items()})
     names = [n for n in order if n in sections] + [n for n in sections if n not in order]
     summary = []

@@ -74,8 +74,9 @@ def main(names: list[str]) -> None:
     command = "make bench" + (f" BENCH_ARGS='{' '.join(names)}'" if names else "")
     stack.OUT.mkdir(exist_ok=True)
     out = stack.ROOT / "docs" / "benchmarks.md"
-    # Named sections replace only themselves in the report; a full run rewrites it, keeping the
-    # old sections only while it runs, so an interrupted run leaves a whole report.
+    # Named sections replace only themselves in the report; a full run rewrites it (keeping
+    # the old sections while it runs, so an interrupted run leaves a whole report), all but
+    # the sections measured only on request, which it does not run.
     previous = out.read_text() if out.exists() else ""
     measured = {}
     for name in chosen:
@@ -93,7 +94,7 @@ def main(names: list[str]) -> None:
         print(f"{name}: {fields['seconds']} s", file=sys.stderr, flush=True)
         out.write_text(render(machine(), list(SECTIONS), measured, previous))
     if not names:
-        out.write_text(render(machine(), list(SECTIONS), measured))
+        out.write_text(render(machine(), list(SECTIONS), measured, previous, keep=NAMED_ONLY))
     print(out.read_text())
 
 

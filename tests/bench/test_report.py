@@ -67,3 +67,24 @@ def test_full_run_without_previous_holds_only_what_it_measured():
     new = render(MACHINE, ORDER, {"card": section("card", "2026-11-22 03:00", "card", [])})
     summary, sections = split_report(new)
     assert list(sections) == ["card"] and summary == []
+
+
+def test_a_full_run_keeps_only_the_sections_it_does_not_run_on_its_own():
+    previous = render(
+        MACHINE,
+        ORDER + ["admin"],
+        {
+            "ingest": section("ingest", "2026-11-22 01:00", "old ingest", []),
+            "admin": section("admin", "2026-11-22 01:00", "admin", [("p", "1 s", "", True)]),
+        },
+    )
+    new = render(
+        MACHINE,
+        ORDER + ["admin"],
+        {"relay": section("relay", "2026-11-22 02:00", "relay", [])},
+        previous,
+        keep={"admin"},
+    )
+    summary, sections = split_report(new)
+    assert list(sections) == ["relay", "admin"]
+    assert summary == [["admin", "p", "1 s", "", "yes"]]
