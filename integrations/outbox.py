@@ -38,6 +38,8 @@ from integrations.services.queueing import enqueue
 
 logger = logging.getLogger(__name__)
 HAND_OFF_BATCH = 500
+# How long a handed-off row that no worker took yet counts against `has_room`.
+ROOM_WINDOW = timedelta(seconds=10)
 # PostgreSQL NOTIFY channel: a writer signals new rows on it, with the table's name as the
 # payload (ingest does, for inbound events); the dispatcher LISTENs.
 NOTIFY_CHANNEL = "relay_outbox"
@@ -94,14 +96,16 @@ class Outbox:
 
     def has_room(self, *, now: datetime | None = None) -> bool:
         """Whether to hand off more now: fewer than `<PREFIX>_MAX_UNCLAIMED` rows were
-        handed off (and not given up as lost) and are still waiting for a worker; 0 or unset
-        is no limit. While the workers are behind, new rows wait here and then go many to a
-        message, so a busy worker spends less per row instead of falling further behind."""
+        handed off in the last ROOM_WINDOW and are still waiting for a worker; 0 or unset is
+        no limit. While the workers are behind, new rows wait here and then go many to a
+        message, so a busy worker spends less per row instead of falling further behind.
+        Older waiting rows hold nothing back: their message may be lost (Redis wiped)."""
         limit = self.max_unclaimed
         if not limit:
             return True
         now = now or timezone.now()
-        waiting = self.model.objects.filter(self.pending, queued_at__gte=now - self.requeue_after)
+        since = now - min(self.requeue_after, ROOM_WINDOW)
+        waiting = self.model.objects.filter(self.pending, queued_at__gte=since)
         return waiting.order_by().values("pk")[:limit].count() < limit
 
     # --- the three moves ------------------------------------------------------------
