@@ -142,7 +142,7 @@ def render(raw: dict) -> str:
             "workers × 16 threads), worker-events (Celery, queue `events`, prefork × 2), "
             "worker-http (Celery, queues `surveys,dixa`, 32 threads, 20 sender threads), beat, "
             "and the dispatcher (LISTEN/NOTIFY, 5 s fallback poll; while 4 handed-off events "
-            "wait for a worker it holds new ones back, which then go up to 20 to a message); "
+            "wait for a worker it holds new ones back, which then go up to 5 to a message); "
             "PostgreSQL, Redis, and tests/fakes' nps.today "
             f"in its own process, answering at once. {ACCOUNTS} accounts, each with its own "
             "nps.today key and a mapping of the queue to a campaign (no delay, no quarantine). "

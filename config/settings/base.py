@@ -234,7 +234,7 @@ SURVEY_CLAIM_TIMEOUT_SECONDS = env.float("SURVEY_CLAIM_TIMEOUT_SECONDS", default
 PGAP_REQUEUE_AFTER_SECONDS = env.float("PGAP_REQUEUE_AFTER_SECONDS", default=30)
 PGAP_CLAIM_TIMEOUT_SECONDS = env.float("PGAP_CLAIM_TIMEOUT_SECONDS", default=60)
 # At most this many events handed to Celery and not yet taken by a worker; while the events
-# workers are behind, newer events wait in the table and go later, up to 20 to a message.
+# workers are behind, newer events wait in the table and go later, up to 5 to a message.
 INBOUND_MAX_UNCLAIMED = env.int("INBOUND_MAX_UNCLAIMED", default=4)
 # An event whose worker died this many times ends as an error instead of being tried again.
 INBOUND_MAX_CLAIMS = env.int("INBOUND_MAX_CLAIMS", default=3)

@@ -53,6 +53,9 @@ INBOUND = outbox.register(
         release={"status": Status.RECEIVED},
         due_since_field="received_at",
         on_reclaim=_give_up_on_poison,
+        # A backlog still shares the cost of a message and a claim, and is spread over the
+        # events worker's processes instead of waiting behind one of them.
+        chunk=5,
     )
 )
 
