@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from integrations import crypto
 from integrations.admin import columns
+from integrations.admin.confirm import confirm_first
 from integrations.admin.events import RecordAdmin, pretty_json
 from integrations.admin.filters import recent_filter, status_class_filter
 from integrations.admin.paginator import CappedPaginator
@@ -303,6 +304,7 @@ class SurveyTriggerAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
         return pretty_json(obj.payload)
 
     @admin.action(description="Retry selected now", permissions=["operate"])
+    @confirm_first("Retry now", eligible=lambda rows: rows.filter(status__in=operations.RETRYABLE))
     def retry_now(self, request, queryset):
         count = operations.survey_triggers_retry_now(queryset=queryset)
         audit_record(
@@ -315,6 +317,7 @@ class SurveyTriggerAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
         self.message_user(request, f"{count} trigger(s) queued now")
 
     @admin.action(description="Cancel selected", permissions=["operate"])
+    @confirm_first("Cancel", eligible=lambda rows: rows.filter(status__in=operations.CANCELLABLE))
     def cancel(self, request, queryset):
         count = operations.survey_triggers_cancel(queryset=queryset, by=request.user.get_username())
         audit_record(
@@ -327,6 +330,7 @@ class SurveyTriggerAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
         self.message_user(request, f"{count} trigger(s) cancelled")
 
     @admin.action(description="Resend selected dead letters", permissions=["operate"])
+    @confirm_first("Resend", eligible=lambda rows: rows.filter(status__in=operations.RESENDABLE))
     def resend(self, request, queryset):
         count = operations.survey_triggers_resend(queryset=queryset, by=request.user.get_username())
         audit_record(

@@ -6,6 +6,7 @@ from django.utils.html import format_html
 
 from integrations import events
 from integrations.admin import columns
+from integrations.admin.confirm import confirm_first
 from integrations.admin.filters import fixed_choices_filter, recent_filter
 from integrations.admin.paginator import CappedPaginator
 from integrations.admin.scoping import AccountScopedAdmin, visible_accounts
@@ -13,7 +14,7 @@ from integrations.admin.search import ExactSearchMixin, exact_term_filter
 from integrations.audit.services import audit_record
 from integrations.dixa.catalogue import EVENT_TYPES
 from integrations.models import HandlerRun, InboundEvent, InboundEventBody, RejectedDelivery
-from integrations.services.processing import inbound_events_reprocess
+from integrations.services.processing import inbound_events_reprocess, reprocessable
 
 
 def truncate(text: str, length: int = 90) -> str:
@@ -195,6 +196,7 @@ class InboundEventAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
         return actions
 
     @admin.action(description="Reprocess selected events (every handler)", permissions=["operate"])
+    @confirm_first("Reprocess", eligible=reprocessable)
     def reprocess(self, request, queryset):
         count = inbound_events_reprocess(queryset=queryset)
         audit_record(
@@ -208,6 +210,7 @@ class InboundEventAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
 
 
 def _reprocess_through(handler: str):
+    @confirm_first(f"Reprocess through {handler}", eligible=reprocessable)
     def action(modeladmin, request, queryset):
         count = inbound_events_reprocess(queryset=queryset, handler=handler)
         audit_record(

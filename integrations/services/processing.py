@@ -205,16 +205,17 @@ def _finish(event_pk: int, status: str, outcome: str, reason: str) -> None:
     metrics.events_processed.labels(outcome).inc()
 
 
+def reprocessable(queryset: QuerySet[InboundEvent]) -> QuerySet[InboundEvent]:
+    """The events reprocessing can take: not being processed now, and with their body."""
+    return queryset.exclude(status=Status.PROCESSING).filter(body__isnull=False)
+
+
 @transaction.atomic
 def inbound_events_reprocess(*, queryset: QuerySet[InboundEvent], handler: str = "") -> int:
     """Send events through their subscribers again (subscribers are idempotent), or through
     the one named `handler` only. They are queued once this commits. Events whose body
     retention removed keep the outcome they had."""
-    pks = list(
-        queryset.exclude(status=Status.PROCESSING)
-        .filter(body__isnull=False)
-        .values_list("pk", flat=True)
-    )
+    pks = list(reprocessable(queryset).values_list("pk", flat=True))
     runs = HandlerRun.objects.filter(event_id__in=pks)
     if handler:
         runs = runs.filter(handler=handler)

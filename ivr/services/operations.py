@@ -11,12 +11,16 @@ from ivr.models import NpsTodayDelivery, SurveyTrigger
 from ivr.services.delivery import SURVEYS
 
 Status = SurveyTrigger.Status
+# Which triggers each operation changes (the others it leaves alone).
+RETRYABLE = [Status.PENDING]
+CANCELLABLE = [Status.PENDING, Status.HELD]
+RESENDABLE = [Status.FAILED, Status.CANCELLED]
 
 
 @transaction.atomic
 def survey_triggers_retry_now(*, queryset: QuerySet[SurveyTrigger]) -> int:
     """Pending triggers (waiting for a retry or a delay) go now."""
-    pks = list(queryset.filter(status=Status.PENDING).values_list("pk", flat=True))
+    pks = list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True))
     now = timezone.now()
     SurveyTrigger.objects.filter(pk__in=pks).update(next_attempt_at=now, queued_at=now)
     SURVEYS.publish_on_commit(pks)
@@ -25,7 +29,7 @@ def survey_triggers_retry_now(*, queryset: QuerySet[SurveyTrigger]) -> int:
 
 @transaction.atomic
 def survey_triggers_cancel(*, queryset: QuerySet[SurveyTrigger], by: str) -> int:
-    return queryset.filter(status__in=[Status.PENDING, Status.HELD]).update(
+    return queryset.filter(status__in=CANCELLABLE).update(
         status=Status.CANCELLED, reason=f"cancelled by {by}", finished_at=timezone.now()
     )
 
@@ -34,9 +38,7 @@ def survey_triggers_cancel(*, queryset: QuerySet[SurveyTrigger], by: str) -> int
 def survey_triggers_resend(*, queryset: QuerySet[SurveyTrigger], by: str) -> int:
     """Dead letters (and cancelled ones) start over with fresh tries and the same guid, so
     nps.today still cannot make a second member for them."""
-    pks = list(
-        queryset.filter(status__in=[Status.FAILED, Status.CANCELLED]).values_list("pk", flat=True)
-    )
+    pks = list(queryset.filter(status__in=RESENDABLE).values_list("pk", flat=True))
     SurveyTrigger.objects.filter(pk__in=pks).update(
         status=Status.PENDING,
         attempt_count=0,

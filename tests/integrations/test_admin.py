@@ -83,7 +83,7 @@ def test_revoke_action(admin_client, account):
     key = api_key_create(account=account, name="old").api_key
     admin_client.post(
         reverse("admin:integrations_apikey_changelist"),
-        {"action": "revoke", "_selected_action": [key.pk]},
+        {"action": "revoke", "confirmed": "yes", "_selected_action": [key.pk]},
     )
     key.refresh_from_db()
     assert key.revoked_at is not None
@@ -130,7 +130,7 @@ def test_reprocess_action_requeues_events(admin_client, account):
     )
     admin_client.post(
         reverse("admin:integrations_inboundevent_changelist"),
-        {"action": "reprocess", "_selected_action": [event.pk]},
+        {"action": "reprocess", "confirmed": "yes", "_selected_action": [event.pk]},
     )
     event.refresh_from_db()
     # back in the outbox, handed to a worker once the action commits

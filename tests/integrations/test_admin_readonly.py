@@ -85,7 +85,7 @@ def test_viewers_cannot_run_the_survey_and_event_actions(client, django_user_mod
     trigger = tenant[SurveyTrigger]
     viewer.post(
         admin_url(SurveyTrigger, "changelist"),
-        {"action": "resend", "_selected_action": [trigger.pk]},
+        {"action": "resend", "confirmed": "yes", "_selected_action": [trigger.pk]},
     )
     assert SurveyTrigger.objects.get(pk=trigger.pk).status == SurveyTrigger.Status.FAILED
     assert viewer.get(reverse("admin:ivr_surveytrigger_resend_since")).status_code == 302
@@ -104,7 +104,7 @@ def test_operators_with_change_permission_run_the_actions_on_read_only_records(
     trigger = tenant[SurveyTrigger]
     operator.post(
         admin_url(SurveyTrigger, "changelist"),
-        {"action": "resend", "_selected_action": [trigger.pk]},
+        {"action": "resend", "confirmed": "yes", "_selected_action": [trigger.pk]},
     )
     assert SurveyTrigger.objects.get(pk=trigger.pk).status == SurveyTrigger.Status.PENDING
     page = operator.get(admin_url(SurveyTrigger, "change", trigger.pk)).content.decode()

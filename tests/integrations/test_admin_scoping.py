@@ -196,7 +196,13 @@ def test_no_action_touches_another_accounts_objects(scoped_client, tenants):
         before = list(model.objects.filter(pk=target.pk).values())
         for action in action_names(scoped_client.get(url)):
             response = scoped_client.post(
-                url, {"action": action, "_selected_action": [target.pk], "post": "yes"}
+                url,
+                {
+                    "action": action,
+                    "confirmed": "yes",
+                    "_selected_action": [target.pk],
+                    "post": "yes",
+                },
             )
             assert response.status_code < 500, (model._meta.label, action)
             after = list(model.objects.filter(pk=target.pk).values())

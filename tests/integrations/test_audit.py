@@ -32,7 +32,8 @@ def tenant(settings):
 
 def run_action(client, model, action: str, *pks) -> None:
     response = client.post(
-        admin_url(model, "changelist"), {"action": action, "_selected_action": list(pks)}
+        admin_url(model, "changelist"),
+        {"action": action, "confirmed": "yes", "_selected_action": list(pks)},
     )
     assert response.status_code == 302, response.content[:500]
 
@@ -166,7 +167,7 @@ def test_a_viewer_cannot_reenable_a_key(client, django_user_model, tenant):
     # when they try the action
     client.post(
         admin_url(NpsTodayDelivery, "changelist"),
-        {"action": "reenable", "_selected_action": [tenant[Account].pk]},
+        {"action": "reenable", "confirmed": "yes", "_selected_action": [tenant[Account].pk]},
     )
     # then nothing changed and nothing was audited
     assert NpsTodayDelivery.objects.get(pk=tenant[Account].pk).disabled_at is not None

@@ -165,7 +165,13 @@ def test_no_action_of_a_role_touches_another_accounts_objects(role_client, full_
         before = list(model.objects.filter(pk=target.pk).values())
         for action in action_names(role_client.get(url)):
             response = role_client.post(
-                url, {"action": action, "_selected_action": [target.pk], "post": "yes"}
+                url,
+                {
+                    "action": action,
+                    "confirmed": "yes",
+                    "_selected_action": [target.pk],
+                    "post": "yes",
+                },
             )
             assert response.status_code < 500, (model._meta.label, action)
             assert list(model.objects.filter(pk=target.pk).values()) == before, (
@@ -198,7 +204,8 @@ def test_an_operator_runs_the_actions_and_they_are_audited(client, full_tenants,
         (InboundEvent, "reprocess", mine[InboundEvent].pk),
     ):
         response = client.post(
-            admin_url(model, "changelist"), {"action": action, "_selected_action": [pk]}
+            admin_url(model, "changelist"),
+            {"action": action, "confirmed": "yes", "_selected_action": [pk]},
         )
         assert response.status_code == 302
     # then the survey is pending again, and both actions are in the audit trail as theirs

@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 from unittest import mock
 
@@ -7,7 +8,7 @@ from django.utils import timezone
 
 from ivr.models import IvrMapping, NpsTodayDelivery, SurveyTrigger
 from tests.integrations.factories import AccountFactory
-from tests.ivr.factories import IvrMappingFactory
+from tests.ivr.factories import IvrMappingFactory, SurveyTriggerFactory
 from tests.ivr.helpers import stored_event
 
 pytestmark = pytest.mark.django_db
@@ -66,9 +67,13 @@ def test_trigger_page_shows_attempts_and_the_actions_work(admin_client):
     page = admin_client.get(reverse("admin:ivr_surveytrigger_change", args=[trigger.pk]))
     assert "Failed, will retry" in page.content.decode()
     changelist = reverse("admin:ivr_surveytrigger_changelist")
-    admin_client.post(changelist, {"action": "cancel", "_selected_action": [trigger.pk]})
+    admin_client.post(
+        changelist, {"action": "cancel", "confirmed": "yes", "_selected_action": [trigger.pk]}
+    )
     assert SurveyTrigger.objects.get().status == "cancelled"
-    admin_client.post(changelist, {"action": "resend", "_selected_action": [trigger.pk]})
+    admin_client.post(
+        changelist, {"action": "resend", "confirmed": "yes", "_selected_action": [trigger.pk]}
+    )
     assert SurveyTrigger.objects.get().status == "pending"
 
 
@@ -98,7 +103,7 @@ def test_disabled_key_is_shown_with_its_reason_and_can_be_reenabled(admin_client
     assert "25 failed in a row" in listing
     admin_client.post(
         reverse("admin:ivr_npstodaydelivery_changelist"),
-        {"action": "reenable", "_selected_action": [mapping.account_id]},
+        {"action": "reenable", "confirmed": "yes", "_selected_action": [mapping.account_id]},
     )
     assert NpsTodayDelivery.objects.get(pk=mapping.account_id).disabled_at is None
 
@@ -134,3 +139,25 @@ def test_the_mapping_form_strips_whitespace_around_a_pasted_token(admin_client, 
     response = admin_client.post(ADD, form)  # the APIs are down: saved without the check
     assert response.status_code == 302
     assert IvrMapping.objects.get().dixa_api_token == "dixa-pasted"
+
+
+def test_a_bulk_action_says_how_many_it_will_change_before_it_runs(admin_client):
+    dead = SurveyTriggerFactory(status=SurveyTrigger.Status.FAILED)
+    delivered = SurveyTriggerFactory(mapping=dead.mapping, status=SurveyTrigger.Status.DELIVERED)
+    changelist = reverse("admin:ivr_surveytrigger_changelist")
+    # the first click asks, and changes nothing
+    page = admin_client.post(
+        changelist, {"action": "resend", "_selected_action": [dead.pk, delivered.pk]}
+    )
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "1 of the 2 selected" in text and "the other 1 are left as they" in text
+    dead.refresh_from_db()
+    assert dead.status == SurveyTrigger.Status.FAILED
+    # the page's own form runs it
+    form = dict(re.findall(r'name="(action|select_across|index|confirmed)" value="([^"]*)"', text))
+    ids = re.findall(r'name="_selected_action" value="(\d+)"', text)
+    done = admin_client.post(changelist, {**form, "_selected_action": ids}, follow=True)
+    assert "1 trigger(s) resent" in done.content.decode()
+    dead.refresh_from_db()
+    assert dead.status == SurveyTrigger.Status.PENDING

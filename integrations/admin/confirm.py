@@ -1,0 +1,45 @@
+"""Bulk actions on records say how many rows they will touch before they run: the first click
+shows a page with the count (and how many of the selected would be left alone), the second
+runs the action. Like Django's own "Delete selected", with the same hidden fields."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import QuerySet
+from django.template.response import TemplateResponse
+
+CONFIRMED = "confirmed"
+
+
+def confirm_first(verb: str, *, eligible: Callable[[QuerySet], QuerySet] | None = None):
+    """`verb` names the action on the page ("Resend"); `eligible` narrows the selection to
+    the rows the action will really change (the others are left alone by the service)."""
+
+    def decorator(action):
+        @wraps(action)
+        def wrapper(modeladmin, request, queryset):
+            if request.POST.get(CONFIRMED) == "yes":
+                return action(modeladmin, request, queryset)
+            selected = queryset.count()
+            touched = eligible(queryset).count() if eligible else selected
+            context = {
+                **modeladmin.admin_site.each_context(request),
+                "title": f"{verb} {touched} of {selected} selected?",
+                "opts": modeladmin.opts,
+                "verb": verb,
+                "description": getattr(action, "short_description", verb),
+                "selected": selected,
+                "touched": touched,
+                "left": selected - touched,
+                "action": request.POST.get("action", ""),
+                "select_across": request.POST.get("select_across", "0"),
+                "ids": request.POST.getlist(ACTION_CHECKBOX_NAME),
+                "checkbox_name": ACTION_CHECKBOX_NAME,
+                "confirmed_name": CONFIRMED,
+            }
+            return TemplateResponse(request, "admin/relay_confirm_action.html", context)
+
+        return wrapper
+
+    return decorator
