@@ -198,8 +198,15 @@ class DixaConnectionAdmin(AccountScopedAdmin):
         )
 
     def _request(self, request, obj, action: str) -> None:
-        dixa_action_request(account=obj.account, action=action)
         label = LABELS[action]
+        if not dixa_action_request(account=obj.account, action=action):
+            self.message_user(
+                request,
+                f"{label} for {obj.account} could not be queued (the task broker did not "
+                "answer); try again in a minute.",
+                messages.ERROR,
+            )
+            return
         self.log_change(request, obj, f"Dixa: {label} requested")
         self.message_user(
             request,

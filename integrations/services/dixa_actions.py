@@ -2,15 +2,13 @@
 and the two beat runs that keep connections in step and watched."""
 
 import logging
-from functools import partial
-
-from django.db import transaction
 
 from integrations.clients.http import ApiUnavailable
 from integrations.models import Account, DixaConnection
 from integrations.services import dixa_monitor, dixa_rotate, dixa_sync
 from integrations.services.dixa_connect import Outcome, dixa_connect
 from integrations.services.dixa_disconnect import dixa_disconnect
+from integrations.services.queueing import enqueue
 
 logger = logging.getLogger(__name__)
 State = DixaConnection.State
@@ -42,13 +40,13 @@ def dixa_action_run(*, account_id: int, action: str) -> Outcome:
     return outcome
 
 
-def dixa_action_request(*, account: Account, action: str) -> None:
-    """Queue `action` for the account (after the current transaction commits)."""
+def dixa_action_request(*, account: Account, action: str) -> bool:
+    """Queue `action` for the account; False when the broker refused it."""
     from integrations.tasks import dixa_action
 
     if action not in ACTIONS:
         raise ValueError(f"unknown Dixa action {action!r}")
-    transaction.on_commit(partial(dixa_action.delay, account.pk, action))
+    return enqueue(dixa_action, account.pk, action)
 
 
 def dixa_maintain_run() -> None:

@@ -28,6 +28,7 @@ from integrations.services.dixa_webhooks import (
     record,
     refused_sentence,
 )
+from integrations.services.queueing import enqueue
 
 logger = logging.getLogger(__name__)
 SYNCED_STATES = (State.CONNECTED,)
@@ -45,15 +46,9 @@ def subscription_sync_request(*, account_id: int) -> bool:
     if not connected.exists():
         return False
     if connected.filter(sync_due_at__isnull=True).update(sync_due_at=due):
-        transaction.on_commit(partial(_enqueue, dixa_sync, account_id, delay))
+        # Lost (the broker down): beat's dixa-maintain runs the due sync.
+        transaction.on_commit(partial(enqueue, dixa_sync, account_id, countdown=delay))
     return True
-
-
-def _enqueue(task, account_id: int, delay: float) -> None:
-    try:
-        task.apply_async(args=[account_id], countdown=delay)
-    except Exception:  # the broker is down: beat's sweep runs the due sync
-        logger.warning("could not queue the Dixa sync of account %s", account_id, exc_info=True)
 
 
 def due_syncs() -> list[int]:

@@ -42,17 +42,14 @@ def connection(account):
     return DixaConnection.objects.create(account=account, api_token="dixa-test-token")
 
 
-def test_a_button_queues_its_action_after_the_commit(
-    client, django_user_model, connection, django_capture_on_commit_callbacks
-):
+def test_a_button_queues_its_action(client, django_user_model, connection):
     # given
     client.force_login(staff(django_user_model, "ann", connection.account))
     # when
-    with mock.patch("integrations.tasks.dixa_action.delay") as delay:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(action_url(connection, "connect"), follow=True)
+    with mock.patch("integrations.tasks.dixa_action.apply_async") as publish:
+        response = client.post(action_url(connection, "connect"), follow=True)
     # then
-    delay.assert_called_once_with(connection.account.pk, "connect")
+    publish.assert_called_once_with(args=(connection.account.pk, "connect"), retry=False)
     assert "Connect / repair for" in response.content.decode()
     # and the history records who asked
     history = client.get(
@@ -61,9 +58,21 @@ def test_a_button_queues_its_action_after_the_commit(
     assert "Dixa: Connect / repair requested" in history
 
 
+def test_a_broker_that_refuses_says_so(client, django_user_model, connection):
+    # given
+    client.force_login(staff(django_user_model, "ann", connection.account))
+    # when
+    with mock.patch(
+        "integrations.tasks.dixa_action.apply_async", side_effect=ConnectionError("down")
+    ):
+        response = client.post(action_url(connection, "key_rotate"), follow=True)
+    # then
+    assert "could not be queued" in response.content.decode()
+
+
 def test_buttons_take_post_only_and_a_known_action(client, django_user_model, connection):
     client.force_login(staff(django_user_model, "ann", connection.account))
-    with mock.patch("integrations.tasks.dixa_action.delay") as delay:
+    with mock.patch("integrations.tasks.dixa_action.apply_async") as delay:
         assert client.get(action_url(connection, "connect")).status_code == 405
         assert client.post(action_url(connection, "explode")).status_code == 403
     delay.assert_not_called()
@@ -73,7 +82,7 @@ def test_another_tenants_connection_cannot_be_acted_on(client, django_user_model
     # given a staff user of another account
     client.force_login(staff(django_user_model, "bob", AccountFactory()))
     # when / then
-    with mock.patch("integrations.tasks.dixa_action.delay") as delay:
+    with mock.patch("integrations.tasks.dixa_action.apply_async") as delay:
         assert client.post(action_url(connection, "disable")).status_code == 403
     delay.assert_not_called()
     listing = client.get(reverse("admin:integrations_dixaconnection_changelist"))
@@ -89,7 +98,7 @@ def test_view_permission_alone_shows_no_buttons_and_acts_on_nothing(
     page = client.get(reverse("admin:integrations_dixaconnection_change", args=[connection.pk]))
     assert page.status_code == 200
     assert "dixa-connect" not in page.content.decode()
-    with mock.patch("integrations.tasks.dixa_action.delay") as delay:
+    with mock.patch("integrations.tasks.dixa_action.apply_async") as delay:
         assert client.post(action_url(connection, "connect")).status_code == 403
     delay.assert_not_called()
 
@@ -199,7 +208,7 @@ def test_the_connection_page_reads_well_at_1280(
         if os.environ.get("DIXA_SCREENSHOT"):
             page.screenshot(path=os.environ["DIXA_SCREENSHOT"], full_page=True)
         # when she presses Check now
-        with mock.patch("integrations.tasks.dixa_action.delay"):
+        with mock.patch("integrations.tasks.dixa_action.apply_async"):
             page.click("#dixa-watch")
             page.wait_for_selector(".messagelist")
         # then the page says it is queued

@@ -83,6 +83,7 @@ def platform(transactional_db, tmp_path, fakes):
         DIXA_MAINTAIN_SECONDS="1",
         DIXA_WATCH_SECONDS="3600",  # the admin's Check now pulls the status here
         DIXA_KEY_GRACE_SECONDS="3600",
+        DIXA_SECRET_OVERLAP_SECONDS="4",
         SURVEY_REQUEUE_AFTER_SECONDS="2",
     )
     stack = Stack(tmp_path)
@@ -235,6 +236,42 @@ def failures(dixa: FakeDixa) -> int:
         )
 
 
+class Traffic:
+    """Closes conversations on the fake Dixa at `rate` a second, from a thread, until the
+    `with` block ends."""
+
+    def __init__(self, dixa: FakeDixa, rate: int = 20, first: int = 10_000):
+        self.dixa, self.rate, self.first = dixa, rate, first
+        self.csids: list[int] = []
+        self.enough = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        while not self.enough.is_set() and len(self.csids) < 60 * self.rate:
+            delay = start + len(self.csids) / self.rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            csid = self.first + len(self.csids)
+            self.dixa.close_conversation(csid, queue_id=QUEUE_ID)
+            self.csids.append(csid)
+
+    def __enter__(self) -> "Traffic":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.enough.set()
+        self.thread.join()
+
+
+def every_close_surveyed_once(dixa: FakeDixa, nps: FakeNpsToday, csids: list[int]) -> None:
+    wait_until(lambda: len(surveyed_csids()) >= len(csids), 120, "every close to be surveyed")
+    wait_until(dixa.sender.idle, 30, "Dixa's retries to finish")
+    assert sorted(surveyed_csids()) == csids
+    assert members_by_csid(nps) == dict.fromkeys(csids, 1)
+
+
 def test_key_rotation_under_20_closes_a_second_loses_nothing(platform, fakes, tenant):
     dixa, nps = fakes
     admin = Admin(platform.base)
@@ -242,40 +279,56 @@ def test_key_rotation_under_20_closes_a_second_loses_nothing(platform, fakes, te
     connection = connected(dixa, tenant)
     old_key = connection.api_key
     # given steady traffic: 20 closes a second, until the rotation is over and then some
-    csids: list[int] = []
-    enough = threading.Event()
-
-    def traffic():
-        start = time.monotonic()
-        while not enough.is_set() and len(csids) < 1200:
-            delay = start + len(csids) / 20 - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            csid = 10_000 + len(csids)
-            dixa.close_conversation(csid, queue_id=QUEUE_ID)
-            csids.append(csid)
-
-    sender = threading.Thread(target=traffic)
-    sender.start()
-    # when the admin rotates the relay key four seconds in
-    time.sleep(4)
-    admin.press(connection, "key_rotate")
-    # then Dixa switches to the new key, and the old one is revoked once it is in use
-    wait_until(
-        lambda: ApiKey.objects.get(pk=old_key.pk).revoked_at is not None,
-        30,
-        "the old key to be revoked",
-    )
-    time.sleep(3)  # traffic goes on after the revocation
-    enough.set()
-    sender.join()
+    with Traffic(dixa) as traffic:
+        # when the admin rotates the relay key four seconds in
+        time.sleep(4)
+        admin.press(connection, "key_rotate")
+        # then Dixa switches to the new key, and the old one is revoked once it is in use
+        wait_until(
+            lambda: ApiKey.objects.get(pk=old_key.pk).revoked_at is not None,
+            30,
+            "the old key to be revoked",
+        )
+        time.sleep(3)  # traffic goes on after the revocation
+    csids = traffic.csids
     assert len(csids) >= 20 * 7
     # and every close is surveyed exactly once
-    wait_until(lambda: len(surveyed_csids()) == len(csids), 120, "every close to be surveyed")
-    wait_until(dixa.sender.idle, 30, "Dixa's retries to finish")
-    assert sorted(surveyed_csids()) == csids
-    assert members_by_csid(nps) == dict.fromkeys(csids, 1)
+    every_close_surveyed_once(dixa, nps, csids)
     new_key = DixaConnection.objects.get(account=tenant).api_key
     [subscription] = dixa.webhooks_state()["subscriptions"]
     assert re.fullmatch(rf"Bearer {new_key.prefix}\S+", subscription["headers"]["Authorization"])
     assert new_key.last_used_at is not None
+
+
+def test_replacing_the_subscription_under_traffic_loses_nothing(platform, fakes, tenant):
+    dixa, nps = fakes
+    admin = Admin(platform.base)
+    admin.press(DixaConnection.objects.get(account=tenant), "connect")
+    connection = connected(dixa, tenant)
+    old_id, old_secret = connection.subscription_id, connection.signing_secret
+    # given steady traffic, 20 closes a second
+    with Traffic(dixa, first=20_000) as traffic:
+        # when the admin replaces the subscription (a new secret) three seconds in
+        time.sleep(3)
+        admin.press(connection, "subscription_replace")
+        # then both deliver during the overlap, and then the old one is deleted
+        wait_until(
+            lambda: DixaConnection.objects.get(account=tenant).subscription_id != old_id,
+            30,
+            "the new subscription",
+        )
+        wait_until(
+            lambda: not DixaConnection.objects.get(account=tenant).retiring_subscription_id,
+            30,
+            "the old subscription to be retired",
+        )
+        time.sleep(2)
+    # and every close is surveyed exactly once, though both subscriptions sent it
+    every_close_surveyed_once(dixa, nps, traffic.csids)
+    assert InboundEvent.objects.filter(account=tenant).count() == len(traffic.csids)
+    [subscription] = dixa.webhooks_state()["subscriptions"]
+    connection = DixaConnection.objects.get(account=tenant)
+    assert subscription["id"] == connection.subscription_id != old_id
+    old_secret.refresh_from_db()
+    assert not old_secret.is_active
+    assert connection.signing_secret.secret == subscription["secretKey"]
