@@ -10,8 +10,8 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         from integrations.alerts import register
         from integrations.alerts.conditions import register_conditions
-        from integrations.selectors.dixa import dixa_subscription_findings
         from integrations.erasure import services as erasure  # noqa: F401  (its steps)
+        from integrations.selectors.dixa import dixa_subscription_findings
         from integrations.services import processing  # noqa: F401  (registers its outbox)
         from integrations.services.roles import roles_sync_after_migrate
 

@@ -134,8 +134,11 @@ def test_saving_a_mapping_in_the_admin_asks_for_a_sync(admin_client, account):
     request.assert_called_once_with(account_id=account.pk)
 
 
-def test_the_command_connects_with_a_token_from_the_environment(fake_dixa, account, monkeypatch):
+def test_the_command_connects_with_a_token_from_the_environment(
+    fake_dixa, account, monkeypatch, settings
+):
     # given
+    settings.PUBLIC_URL = "https://relay.example.com"
     IvrMappingFactory(account=account, queue_id=QUEUE_ID)
     monkeypatch.setenv("DIXA_TOKEN", "dixa-test-token")
     # when
