@@ -4,7 +4,6 @@ import io
 import logging
 
 import pytest
-from django.core.management import call_command
 
 from integrations.progress import Progress
 
