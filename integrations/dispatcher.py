@@ -67,9 +67,11 @@ class Dispatcher:
 
     def _pass_over(self, box: outbox.Outbox, notified: bool = False) -> float:
         """Hand off one outbox; how long until it needs a pass again."""
-        if not box.has_room():  # the workers are behind: soon, and then many to a message
+        # A poll's usual answer is that nothing is due: one cheap look, no room check.
+        due = notified or box.due(timezone.now()).exists()
+        if due and not box.has_room():  # the workers are behind: soon, then many to a message
             return BUSY_RECHECK_SECONDS
-        handed = box.hand_off(expected=notified)
+        handed = box.hand_off(expected=True) if due else 0
         if handed is None:  # broker down: the rows stay due
             return settings.ENQUEUE_BACKOFF_SECONDS or 1.0
         if handed >= outbox.HAND_OFF_BATCH:
