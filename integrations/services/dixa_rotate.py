@@ -10,6 +10,7 @@ overlap ends, when it is deleted and its secret and key retired. Both secrets ar
 meanwhile, so a retry Dixa still owes on the old subscription is accepted.
 """
 
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -96,6 +97,10 @@ def dixa_subscription_replace(*, account: Account) -> Outcome:
             dixa.webhook_delete(token, new_id)
             api_key_revoke(api_key=issued.api_key)
             return Outcome(False, "Subscription not replaced: Dixa gave no usable secret key.")
+        # Web processes keep an account's signing secrets for AUTH_CACHE_SECONDS: enabled
+        # sooner, the new subscription's first deliveries would fail their signature check,
+        # and Dixa disables a subscription after a streak of failures.
+        time.sleep(settings.AUTH_CACHE_SECONDS)
         data = dixa.webhook_patch(token, new_id, {"enabled": desired.enabled})
     except dixa.DixaError as exc:
         api_key_revoke(api_key=issued.api_key)

@@ -83,7 +83,10 @@ def platform(transactional_db, tmp_path, fakes):
         DIXA_MAINTAIN_SECONDS="1",
         DIXA_WATCH_SECONDS="3600",  # the admin's Check now pulls the status here
         DIXA_KEY_GRACE_SECONDS="3600",
-        DIXA_SECRET_OVERLAP_SECONDS="4",
+        # Longer than Dixa's retries of one delivery take (5 × RETRY_SPACING), as in
+        # production (15 min against ~5): a delivery the old subscription is still retrying
+        # is signed with the old secret, which must be accepted until then.
+        DIXA_SECRET_OVERLAP_SECONDS=str(int(6 * RETRY_SPACING)),
         SURVEY_REQUEUE_AFTER_SECONDS="2",
     )
     stack = Stack(tmp_path)
