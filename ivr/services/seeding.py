@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from integrations.models import Account
+from integrations.progress import Progress
 from ivr.models import IvrMapping
 from ivr.services.daily_counts import daily_counts_refresh
 
@@ -54,9 +55,18 @@ def scale_accounts_seed(*, accounts: int, mappings: int) -> list[Account]:
     return made
 
 
-def scale_history_seed(*, events: int, surveys: int, accounts: int, mappings: int, days: int):
+def scale_history_seed(
+    *,
+    events: int,
+    surveys: int,
+    accounts: int,
+    mappings: int,
+    days: int,
+    progress: Progress | None = None,
+):
     """Bulk-insert `events` events over the last `days` days, `surveys` of the closes made
-    surveys. PostgreSQL only."""
+    surveys. PostgreSQL only. `progress` counts its steps (one big statement per table, then
+    ANALYZE and the daily counts)."""
     if connection.vendor != "postgresql":
         raise ValueError("seeding at scale needs PostgreSQL")
     closes = events * 7 // 10
@@ -81,11 +91,17 @@ def scale_history_seed(*, events: int, surveys: int, accounts: int, mappings: in
         params["base"] = cursor.fetchone()[0]
         for statement in (EVENTS, BODIES, RUNS, TRIGGERS, ATTEMPTS):
             cursor.execute(statement, params)
+            if progress is not None:
+                progress.advance()
     with connection.cursor() as cursor:
         for table in TABLES:
             cursor.execute(f"ANALYZE {table}")
+    if progress is not None:
+        progress.advance()
     # The dashboard reads the daily counts beat keeps; count the seeded month at once.
     daily_counts_refresh(days=min(days, 30))
+    if progress is not None:
+        progress.advance()
     return ScaleSeed(accounts=made, events=events, surveys=surveys)
 
 

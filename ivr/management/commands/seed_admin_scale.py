@@ -5,6 +5,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from integrations.progress import Progress
 from ivr.services.seeding import scale_history_seed
 
 
@@ -28,13 +29,15 @@ class Command(BaseCommand):
                 raise CommandError(f"--{name} must be at least 1")
         began = time.monotonic()
         try:
-            seeded = scale_history_seed(
-                events=options["events"],
-                surveys=max(0, options["surveys"]),
-                accounts=options["accounts"],
-                mappings=options["mappings"],
-                days=options["days"],
-            )
+            with Progress.for_command(self, "seeding steps", 7) as progress:
+                seeded = scale_history_seed(
+                    events=options["events"],
+                    surveys=max(0, options["surveys"]),
+                    accounts=options["accounts"],
+                    mappings=options["mappings"],
+                    days=options["days"],
+                    progress=progress,
+                )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
