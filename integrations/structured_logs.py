@@ -8,8 +8,8 @@ same request or task: `request_id`, `account` (a slug), `event_id`, `survey_id`,
 A request's id (`X-Request-ID` when the caller sends a sane one, else a new one) is bound by
 `RequestIdMiddleware`, answered in the response's `X-Request-ID`, and travels in the headers
 of every Celery task that request publishes (`task_context_*` below). A webhook's work is
-published by the dispatcher, not by the request: its lines are tied to the request's by the
-`event_id` logged at both ends.
+published by the dispatcher, not by the request: the id is kept with the event's headers and
+bound again when the event is processed.
 
 What must never be logged is dropped here as a last guard (`redact`): values under keys that
 name secrets or personal data. Messages themselves carry ids only (docs/logging.md).
@@ -31,6 +31,10 @@ _SECRET_KEYS = re.compile(
     r"(authorization|api_?key|token|secret|signature|password|cookie|email|phone|name)", re.I
 )
 _KEPT_KEYS = {"event", "logger", "level", "timestamp", "exception", "account", "task"}
+
+
+def current_request_id() -> str | None:
+    return get_contextvars().get("request_id")
 
 
 def bind(**values) -> None:

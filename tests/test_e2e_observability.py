@@ -121,4 +121,8 @@ def test_metrics_from_every_process_and_logs_without_secrets(transactional_db, t
     handled = [r for r in records if "event_id" in r and r.get("logger", "").startswith("ivr")]
     assert handled, "the survey decisions name their event"
     access = [r for r in records if r.get("logger") == "relay.access"]
-    assert any("POST /api/dixa/relay 202" in r["event"] and r["request_id"] for r in access)
+    relayed = {r["request_id"] for r in access if "POST /api/dixa/relay 202" in r["event"]}
+    assert len(relayed) == 5
+    # the request id travels with the event into the work it causes
+    created = [r for r in records if r["event"].startswith("survey created")]
+    assert len(created) == 5 and {r["request_id"] for r in created} == relayed

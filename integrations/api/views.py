@@ -3,7 +3,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations import metrics
+from integrations import metrics, structured_logs
 from integrations.api.authentication import ApiKeyAuthentication
 from integrations.services.ingest import delivery_receive, kept_headers
 
@@ -36,11 +36,14 @@ class DixaRelayView(APIView):
         super().initial(request, *args, **kwargs)
 
     def post(self, request):
+        headers = kept_headers(request.META)
+        # Kept with the event, so the work it causes later logs the same request id.
+        headers[structured_logs.REQUEST_ID_HEADER] = structured_logs.current_request_id() or ""
         receipt = delivery_receive(
             api_key=request.auth,
             read=request.read,
             declared_length=declared_length(request.META),
-            headers=kept_headers(request.META),
+            headers=headers,
         )
         if receipt.body.get("error") == "invalid_signature":
             metrics.signature_failures.labels(account=request.user.account.slug).inc()

@@ -21,6 +21,7 @@ from integrations.dixa import envelope as envelope_parser
 from integrations.dixa.conversation import Conversation
 from integrations.dixa.envelope import storable
 from integrations.models import HandlerRun, InboundEvent, InboundEventBody
+from integrations.structured_logs import REQUEST_ID_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +83,13 @@ def inbound_event_process(*, event_pk: int) -> bool:
 
 
 def _process(record: InboundEvent) -> None:
-    # Every line logged while this event is processed (its handlers' too) names it.
-    with bound_contextvars(event_id=record.pk, account=record.account_id):
+    # Every line logged while this event is processed (its handlers' too) names it, and the
+    # request that delivered it.
+    try:
+        request_id = record.body.headers.get(REQUEST_ID_HEADER) or None
+    except InboundEventBody.DoesNotExist:
+        request_id = None
+    with bound_contextvars(event_id=record.pk, account=record.account_id, request_id=request_id):
         _process_bound(record)
 
 

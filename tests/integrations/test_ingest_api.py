@@ -97,10 +97,12 @@ def test_the_stored_row_holds_the_parsed_essentials_and_the_model_defaults(clien
     assert parsed.csid and parsed.queue_id and parsed.organization_id
     assert event.event_timestamp == parsed.event_timestamp is not None
     assert event.received_at == datetime(2026, 11, 22, 12, 0, 0, 500000, tzinfo=UTC)
+    request_id = event.body.headers.pop("X-Request-ID")
     assert event.body.headers == {
         "Content-Type": "application/json",
         "X-Dixa-Subscription-Id": "beabb3e2-3a10-4a44-9a88-9359887a139f",
     }
+    assert len(request_id) == 32  # the id the answer carried, kept for the work it causes
     fresh = InboundEvent()
     for field in ("status", "outcome", "outcome_reason", "processing_attempts", "queued_at"):
         assert getattr(event, field) == getattr(fresh, field), field
