@@ -102,7 +102,9 @@ def gunicorn_logconfig(log_format: str) -> dict:
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
         "loggers": {
             "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
-            "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            # gunicorn logs access lines whenever a log config is given; the platform logs
+            # its own (RequestIdMiddleware), so gunicorn's are dropped.
+            "gunicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
         },
     }
 

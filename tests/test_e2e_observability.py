@@ -121,6 +121,7 @@ def test_metrics_from_every_process_and_logs_without_secrets(transactional_db, t
     handled = [r for r in records if "event_id" in r and r.get("logger", "").startswith("ivr")]
     assert handled, "the survey decisions name their event"
     access = [r for r in records if r.get("logger") == "relay.access"]
+    assert not [r for r in records if r.get("logger") == "gunicorn.access"]  # ours only
     relayed = {r["request_id"] for r in access if "POST /api/dixa/relay 202" in r["event"]}
     assert len(relayed) == 5
     # the request id travels with the event into the work it causes
