@@ -139,7 +139,7 @@ def render(raw: dict) -> str:
             "Command: `make bench BENCH_ARGS=relay`. Raw: `bench/out/relay.json`.",
             "",
             "Every process `make run` starts, from `integrations.launcher`: web (2 gthread "
-            "workers × 16 threads), worker-events (Celery, queue `events`, prefork × 2), "
+            "workers × 16 threads), worker-events (Celery, queue `events`, 2 threads), "
             "worker-http (Celery, queues `surveys,dixa`, 32 threads, 20 sender threads), beat, "
             "and the dispatcher (LISTEN/NOTIFY, 5 s fallback poll; while 4 handed-off events "
             "wait for a worker it holds new ones back, which then go up to 5 to a message); "

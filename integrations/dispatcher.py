@@ -14,6 +14,7 @@ running nothing is lost, rows wait in the database until one starts.
 import logging
 import threading
 import time
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -35,10 +36,13 @@ class Dispatcher:
         self.stopping = threading.Event()
         self._next_reclaim = 0.0
         self._next_pass: dict[str, float] = {}  # per outbox, when to look again (monotonic)
+        # Outboxes whose last pass left due rows behind (held back, or a full batch): their
+        # next pass takes every due row, not only the ones a notification names.
+        self._behind: set[str] = set()
         self._listening_on = None  # the DB-API connection LISTEN was issued on
 
     def run(self) -> None:
-        notified: set[str] = set()
+        notified: dict[str, set[int]] = {}
         while not self.stopping.is_set():
             try:
                 self._listen()
@@ -48,34 +52,51 @@ class Dispatcher:
                 connection.close()
                 self._listening_on = None
                 self._next_pass.clear()
+                self._behind.clear()
                 self.stopping.wait(DATABASE_DOWN_PAUSE_SECONDS)
             notified = self._wait(self._pause())
         connection.close()
 
-    def run_once(self, notified: set[str] = frozenset()) -> None:
+    def run_once(self, notified: Mapping[str, set[int]] | None = None) -> None:
         """Hand off every outbox that is due for a pass (its poll or its next scheduled
-        row came) or that a notification named (by its table); reclaim when it is time."""
+        row came) or that a notification named (by its table, with the new rows' ids when
+        it gave them); reclaim when it is time."""
+        notified = notified or {}
         now = time.monotonic()
         for box in outbox.registered():
-            table = box.model._meta.db_table
-            if self._next_pass.get(box.name, 0.0) <= now or table in notified:
-                self._next_pass[box.name] = now + self._pass_over(box, table in notified)
+            announced = notified.get(box.model._meta.db_table)
+            if self._next_pass.get(box.name, 0.0) <= now:  # its pass is due: every due row
+                announced = None if announced is None else set()
+            elif announced is None:
+                continue
+            self._next_pass[box.name] = now + self._pass_over(box, announced)
         if now >= self._next_reclaim:
             for box in outbox.registered():
                 box.reclaim()
             self._next_reclaim = now + self.reclaim_seconds
 
-    def _pass_over(self, box: outbox.Outbox, notified: bool = False) -> float:
-        """Hand off one outbox; how long until it needs a pass again."""
+    def _pass_over(self, box: outbox.Outbox, announced: set[int] | None = None) -> float:
+        """Hand off one outbox; how long until it needs a pass again. `announced`: a
+        notification named the outbox (and these new rows, when it gave their ids)."""
         # A poll's usual answer is that nothing is due: one cheap look, no room check.
-        due = notified or box.due(timezone.now()).exists()
+        due = announced is not None or box.due(timezone.now()).exists()
         if due and not box.has_room():  # the workers are behind: soon, then many to a message
+            self._behind.add(box.name)
             return BUSY_RECHECK_SECONDS
-        handed = box.hand_off(expected=True) if due else 0
+        if not due:
+            handed = 0
+        elif announced and box.name not in self._behind:
+            # The usual wake-up: just these rows, stamped in one statement.
+            handed = box.hand_off_announced(sorted(announced))
+        else:
+            handed = box.hand_off(expected=True)
         if handed is None:  # broker down: the rows stay due
+            self._behind.add(box.name)
             return settings.ENQUEUE_BACKOFF_SECONDS or 1.0
         if handed >= outbox.HAND_OFF_BATCH:
+            self._behind.add(box.name)
             return 0.0  # a backlog: keep going
+        self._behind.discard(box.name)
         due_at = box.next_due_at()
         if due_at is None:
             return self.poll_seconds
@@ -104,37 +125,46 @@ class Dispatcher:
                 cursor.execute(f"LISTEN {outbox.NOTIFY_CHANNEL}")
             self._listening_on = connection.connection
 
-    def _wait(self, seconds: float) -> set[str]:
-        """Sleep up to `seconds`, or until notified; the tables the notifications named
-        (every one already received is taken, so a burst makes one pass)."""
+    def _wait(self, seconds: float) -> dict[str, set[int]]:
+        """Sleep up to `seconds`, or until notified; the tables the notifications named,
+        each with the ids of the new rows they gave (every notification already received is
+        taken, so a burst makes one pass)."""
         if seconds <= 0 or self.stopping.is_set():
-            return set()
+            return {}
         if self._listening_on is None:
             self.stopping.wait(seconds)
-            return set()
+            return {}
         deadline = time.monotonic() + seconds
         while not self.stopping.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
-                return set()
+                return {}
             try:
                 tables = self._first_notifications(min(left, 1.0))
             except Exception:  # the connection broke: the next pass reconnects
                 logger.warning("dispatcher: lost the LISTEN connection; reconnecting")
                 connection.close()
                 self._listening_on = None
-                return set()
+                return {}
             if tables:
                 return tables
-        return set()
+        return {}
 
-    def _first_notifications(self, timeout: float) -> set[str]:
+    def _first_notifications(self, timeout: float) -> dict[str, set[int]]:
         """Wait up to `timeout` for a notification, then take the ones already queued."""
-        tables: set[str] = set()
+        tables: dict[str, set[int]] = {}
         for notification in self._listening_on.notifies(timeout=timeout):
-            tables.add(notification.payload)
+            _note(tables, notification.payload)
             break
         if tables:
             for notification in self._listening_on.notifies(timeout=0):
-                tables.add(notification.payload)
+                _note(tables, notification.payload)
         return tables
+
+
+def _note(tables: dict[str, set[int]], payload: str) -> None:
+    """A payload is `<table>` or `<table>:<id of the new row>`."""
+    table, _, pk = payload.partition(":")
+    ids = tables.setdefault(table, set())
+    if pk.isdigit():
+        ids.add(int(pk))

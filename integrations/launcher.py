@@ -3,7 +3,8 @@
 
 The processes (docs/operations.md):
 - web: gunicorn, threaded workers, so a slow or stalled client holds one thread, not a worker;
-- worker-events: Celery, queue `events` (processing Dixa's events; quick, database-bound);
+- worker-events: Celery on a thread pool, queue `events` (processing Dixa's events; quick,
+  database-bound: a task runs in the process that received it, with no hand-over to a child);
 - worker-http: Celery on a thread pool, queues `surveys` and `dixa` (calls to nps.today and
   Dixa that wait on the network: many in flight on one core);
 - beat: Celery beat (periodic work: retention);
@@ -35,7 +36,7 @@ def web(
     return args + (["--access-logfile", "-"] if access_log else [])
 
 
-def worker(*, queues: str, hostname: str, concurrency: int = 2, pool: str = "prefork") -> list[str]:
+def worker(*, queues: str, hostname: str, concurrency: int, pool: str = "threads") -> list[str]:
     # --quiet: no start-up banner; everything a worker writes is a log line (docs/logging.md).
     args = [str(BIN / "celery"), "-A", "config", "--quiet", "worker", "--loglevel", "INFO"]
     args += ["--queues", queues, "--pool", pool, "--concurrency", str(concurrency)]
@@ -47,9 +48,7 @@ def events_worker(*, name: str = "events", concurrency: int = 2) -> list[str]:
 
 
 def http_worker(*, name: str = "http", concurrency: int = 32) -> list[str]:
-    return worker(
-        queues="surveys,dixa", hostname=f"{name}@%h", concurrency=concurrency, pool="threads"
-    )
+    return worker(queues="surveys,dixa", hostname=f"{name}@%h", concurrency=concurrency)
 
 
 def beat(*, schedule: Path) -> list[str]:

@@ -40,8 +40,8 @@ logger = logging.getLogger(__name__)
 HAND_OFF_BATCH = 500
 # How long a handed-off row that no worker took yet counts against `has_room`.
 ROOM_WINDOW = timedelta(seconds=10)
-# PostgreSQL NOTIFY channel: a writer signals new rows on it, with the table's name as the
-# payload (ingest does, for inbound events); the dispatcher LISTENs.
+# PostgreSQL NOTIFY channel: a writer signals new rows on it, with `<table>:<id>` (or just
+# the table's name) as the payload (ingest does, for inbound events); the dispatcher LISTENs.
 NOTIFY_CHANNEL = "relay_outbox"
 
 
@@ -131,6 +131,21 @@ class Outbox:
         if again:  # the usual hand-off is not news; a lost message is
             logger.warning(
                 "%s: %d row(s) handed off again, their message seems lost", self.name, again
+            )
+        if not self.publish(pks):
+            return None
+        return len(pks)
+
+    def hand_off_announced(self, pks: list[int], *, now: datetime | None = None) -> int | None:
+        """Hand off new rows a notification named: stamped in one statement (no explicit
+        transaction), then published; how many, or None when the broker refused. A row
+        another dispatcher stamped first is left to it (its UPDATE waits on that one's row
+        lock, then finds the row stamped), as is a row no longer ready."""
+        now = now or timezone.now()
+        ours = self.model.objects.filter(self.ready(now), pk__in=pks, queued_at=None)
+        if ours.update(queued_at=now) < len(pks):  # not all: ours are those with our stamp
+            pks = list(
+                self.model.objects.filter(pk__in=pks, queued_at=now).values_list("pk", flat=True)
             )
         if not self.publish(pks):
             return None

@@ -233,6 +233,9 @@ SURVEY_REQUEUE_AFTER_SECONDS = env.float("SURVEY_REQUEUE_AFTER_SECONDS", default
 SURVEY_CLAIM_TIMEOUT_SECONDS = env.float("SURVEY_CLAIM_TIMEOUT_SECONDS", default=60)
 PGAP_REQUEUE_AFTER_SECONDS = env.float("PGAP_REQUEUE_AFTER_SECONDS", default=30)
 PGAP_CLAIM_TIMEOUT_SECONDS = env.float("PGAP_CLAIM_TIMEOUT_SECONDS", default=60)
+# Workers read an account's P-GAP setup (asked for every close and every survey sent) at most
+# this often per process: switching P-GAP on or off reaches them within it.
+PGAP_SETUP_CACHE_SECONDS = env.float("PGAP_SETUP_CACHE_SECONDS", default=5)
 # At most this many events handed to Celery and not yet taken by a worker; while the events
 # workers are behind, newer events wait in the table and go later, up to 5 to a message.
 INBOUND_MAX_UNCLAIMED = env.int("INBOUND_MAX_UNCLAIMED", default=4)

@@ -24,6 +24,7 @@ CELERY_BROKER_URL = "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 ENQUEUE_BACKOFF_SECONDS = 0
 AUTH_CACHE_SECONDS = 0  # tests change keys and secrets between requests
+PGAP_SETUP_CACHE_SECONDS = 0  # and P-GAP setups between closes
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 
 TEST_DATABASE_URL = env("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/relay")

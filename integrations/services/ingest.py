@@ -228,10 +228,11 @@ def _body_insert_sql(source: str) -> str:
 def _postgresql_sql() -> str:
     pk = _quote(InboundEvent._meta.pk.column)
     new_body = _body_insert_sql(f"SELECT {pk}, %s, %s FROM stored")  # noqa: S608
-    table = InboundEvent._meta.db_table  # the notification names the table with a new row
+    # The notification names the table and the new row: `<table>:<id>`.
+    table = InboundEvent._meta.db_table
     return (
         f"WITH stored AS ({_event_insert_sql()}), body AS ({new_body}) "  # noqa: S608
-        f"SELECT {pk}, pg_notify('{NOTIFY_CHANNEL}', '{table}') FROM stored"
+        f"SELECT {pk}, pg_notify('{NOTIFY_CHANNEL}', '{table}:' || {pk}) FROM stored"
     )
 
 

@@ -6,6 +6,7 @@ Dixa's API cannot create or change custom-attribute definitions, so the check on
 
 from dataclasses import asdict, dataclass
 
+from django.conf import settings
 from django.db.models import Exists, Q
 from django.utils import timezone
 
@@ -18,6 +19,7 @@ from integrations.services.config import (
     strip_secrets,
     validated_save,
 )
+from integrations.ttl_cache import TTLCache
 from ivr.models import IvrMapping
 from pgap.models import PgapSetup
 
@@ -39,9 +41,17 @@ class Problem:
 # --- reads used by the capture ------------------------------------------------------------
 
 
+# Asked for every close (the capture) and every survey sent (the member's score), mostly
+# to learn that P-GAP is off: kept per process for PGAP_SETUP_CACHE_SECONDS.
+_active: TTLCache[PgapSetup | None] = TTLCache(lambda: settings.PGAP_SETUP_CACHE_SECONDS)
+
+
 def pgap_setup_active(*, account_id: int) -> PgapSetup | None:
-    """The account's setup when P-GAP is on."""
-    return PgapSetup.objects.filter(account_id=account_id, enabled=True).first()
+    """The account's setup when P-GAP is on (as read within PGAP_SETUP_CACHE_SECONDS; the
+    instance is shared, so callers only read it)."""
+    return _active.get_or_load(
+        account_id, lambda: PgapSetup.objects.filter(account_id=account_id, enabled=True).first()
+    )
 
 
 def pgap_mappings(setup: PgapSetup):

@@ -118,6 +118,51 @@ def test_a_notification_passes_over_the_outbox_it_names_only(broker):
     dispatcher.run_once()
     # when a notification names the inbound events' table
     with mock.patch.object(Outbox, "hand_off", autospec=True, return_value=0) as hand_off:
-        dispatcher.run_once({InboundEvent._meta.db_table})
+        dispatcher.run_once({InboundEvent._meta.db_table: set()})
     # then only that outbox is looked at; the others wait for their poll
     assert [call.args[0] for call in hand_off.call_args_list] == [INBOUND]
+
+
+def test_a_notification_with_ids_stamps_just_those_rows_in_one_statement(
+    broker, account, django_assert_num_queries
+):
+    # given a dispatcher that has just passed over every outbox, and two new events
+    dispatcher = Dispatcher(poll_seconds=3600, reclaim_seconds=3600)
+    dispatcher.run_once()
+    first, second = ingested(account), ingested(account)
+    # when the notification of the first arrives: the room check and one UPDATE
+    with django_assert_num_queries(2):
+        dispatcher.run_once({InboundEvent._meta.db_table: {first}})
+    # then the first alone was handed over; the second waits for its own notification
+    assert broker.published == [[first]]
+    assert InboundEvent.objects.get(pk=second).queued_at is None
+
+
+def test_two_dispatchers_woken_by_one_notification_hand_a_row_over_once(broker, account):
+    one, other = (Dispatcher(poll_seconds=3600, reclaim_seconds=3600) for _ in range(2))
+    one.run_once()
+    other.run_once()
+    pk = ingested(account)
+    # when both hear of the row
+    one.run_once({InboundEvent._meta.db_table: {pk}})
+    other.run_once({InboundEvent._meta.db_table: {pk}})
+    # then it was published once, by the first to stamp it
+    assert broker.published == [[pk]]
+
+
+def test_after_holding_rows_back_the_next_pass_takes_every_due_row(broker, account, settings):
+    # given the events workers are behind: as many handed-off events wait as allowed
+    settings.INBOUND_MAX_UNCLAIMED = 1
+    dispatcher = Dispatcher(poll_seconds=3600, reclaim_seconds=3600)
+    dispatcher.run_once()
+    waiting = ingested(account)
+    dispatcher.run_once({InboundEvent._meta.db_table: {waiting}})
+    held = ingested(account)
+    dispatcher.run_once({InboundEvent._meta.db_table: {held}})
+    assert broker.handed_over() == {waiting}
+    # when the worker has taken its event and the next one is announced
+    INBOUND.claim(waiting)
+    newest = ingested(account)
+    dispatcher.run_once({InboundEvent._meta.db_table: {newest}})
+    # then the held one goes too, with it in one message
+    assert broker.published[-1] == [held, newest]

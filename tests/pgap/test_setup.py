@@ -7,8 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.services.config import ConfigError, config_apply
+from integrations.ttl_cache import TTLCache
 from pgap.models import PgapSetup
-from pgap.services.setup import dixa_token, pgap_setup_check
+from pgap.services.setup import dixa_token, pgap_setup_active, pgap_setup_check
 from tests.fakes.dixa import (
     CUSTOMER_SCORE_ATTRIBUTE_ID,
     PGAP_ATTRIBUTE_ID,
@@ -290,3 +291,23 @@ def test_predictions_are_read_only_records_that_can_be_read_again(admin_client):
         0,
         "read again by admin",
     )
+
+
+def test_the_active_setup_is_read_once_per_cache_time_per_account(
+    settings, django_assert_num_queries, monkeypatch
+):
+    # given workers keep an account's setup for 5 s (on a clock the test moves)
+    settings.PGAP_SETUP_CACHE_SECONDS = 5
+    clock = [1000.0]
+    monkeypatch.setattr("integrations.ttl_cache.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("pgap.services.setup._active", TTLCache(lambda: 5))
+    setup = PgapSetupFactory()
+    # when every close and survey asks for it, it is read from the database once
+    with django_assert_num_queries(1):
+        assert pgap_setup_active(account_id=setup.account_id) == setup
+        assert pgap_setup_active(account_id=setup.account_id) == setup
+    # and switching P-GAP off reaches the worker once the 5 s are over
+    PgapSetup.objects.filter(pk=setup.pk).update(enabled=False)
+    assert pgap_setup_active(account_id=setup.account_id) == setup
+    clock[0] += 5.1
+    assert pgap_setup_active(account_id=setup.account_id) is None

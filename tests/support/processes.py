@@ -124,7 +124,7 @@ class Stack:
         return process
 
     def workers(self, env: dict) -> tuple[Process, Process]:
-        """The two workers of `make run`: events (prefork) and HTTP-bound work (threads)."""
+        """The two workers of `make run`: events and HTTP-bound work."""
         events = self.start("worker-events", launcher.events_worker(name="events-e2e"), env)
         http = self.start("worker-http", launcher.http_worker(name="http-e2e"), env)
         events.wait_for_log("ready.", timeout=60)
