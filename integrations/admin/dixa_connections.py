@@ -86,6 +86,7 @@ class DixaConnectionAdmin(AccountScopedAdmin):
     list_display = ("account", "state_badge", "enabled", "queues", "checked_at", "problems")
     list_filter = ("state",)
     list_select_related = ("account",)
+    ordering = ("account__name", "pk")
     search_fields = ("account__name", "subscription_id")
     actions = [f"action_{name}" for name in BUTTONS]
     change_form_template = "admin/integrations/dixaconnection/change_form.html"

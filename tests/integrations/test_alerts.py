@@ -196,6 +196,21 @@ def test_a_failure_rate_over_five_percent_in_an_hour_is_an_incident():
     assert ("failure_rate", trigger.account_id) in open_conditions()
 
 
+def test_tries_older_than_an_hour_do_not_count_in_the_failure_rate():
+    # given 20 failed tries two hours ago, and 20 good ones since
+    trigger = SurveyTriggerFactory()
+    for number in range(1, 21):
+        DeliveryAttemptFactory(trigger=trigger, number=number, outcome="failed")
+    DeliveryAttempt.objects.update(created_at=timezone.now() - timedelta(hours=2))
+    for number in range(21, 41):
+        DeliveryAttemptFactory(trigger=trigger, number=number, outcome="success")
+    # then the last hour's rate is 0 %
+    assert ("failure_rate", trigger.account_id) not in open_conditions()
+    # and a failure now is 1 of 21: still under the 5 % the account allows
+    DeliveryAttemptFactory(trigger=trigger, number=41, outcome="failed")
+    assert ("failure_rate", trigger.account_id) not in open_conditions()
+
+
 def test_a_burst_of_signature_failures_is_an_incident():
     account = AccountFactory()
     AlertSettings.objects.create(account=account, signature_failures_per_hour=5)
