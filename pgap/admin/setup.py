@@ -9,8 +9,14 @@ from integrations import crypto
 from integrations.admin.forms import SecretFieldsForm
 from integrations.admin.scoping import AccountScopedAdmin
 from integrations.audit.services import audit_record
+from integrations.services.dixa_sync import subscription_sync_request
 from pgap.models import PgapSetup
-from pgap.services.setup import CHECKED_FIELDS, pgap_setup_check, pgap_setup_check_clear
+from pgap.services.setup import (
+    CHECKED_FIELDS,
+    SUBSCRIPTION_FIELDS,
+    pgap_setup_check,
+    pgap_setup_check_clear,
+)
 
 
 class PgapSetupForm(SecretFieldsForm):
@@ -72,6 +78,12 @@ class PgapSetupAdmin(AccountScopedAdmin):
             if any(getattr(stored, f) != getattr(obj, f) for f in CHECKED_FIELDS):
                 pgap_setup_check_clear(setup=obj)
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # P-GAP on or off, or other mappings: the Dixa subscription's events and queues too.
+        if not change or SUBSCRIPTION_FIELDS & set(form.changed_data):
+            subscription_sync_request(account_id=form.instance.account_id)
 
     @admin.display(description="Dixa token")
     def token(self, obj):

@@ -19,6 +19,7 @@ from integrations.services.config import (
     strip_secrets,
     validated_save,
 )
+from integrations.services.dixa_sync import subscription_sync_request
 from integrations.ttl_cache import TTLCache
 from ivr.models import IvrMapping
 from pgap.models import PgapSetup
@@ -345,6 +346,8 @@ CONFIG_FIELDS = (
     "write_back_attribute_id",
 )
 CHECKED_FIELDS = ("attribute_identifier", "dixa_api_token", "write_back_attribute_id")
+# What the account's Dixa subscription carries depends on these (events, queues).
+SUBSCRIPTION_FIELDS = {"enabled", "mappings"}
 
 
 def pgap_setup_apply(account: Account, spec) -> bool:
@@ -357,6 +360,7 @@ def pgap_setup_apply(account: Account, spec) -> bool:
     spec = strip_secrets(spec, ("dixa_api_token",))
     setup = PgapSetup.objects.filter(account=account).first() or PgapSetup(account=account)
     before = {f: getattr(setup, f) for f in CHECKED_FIELDS}
+    was_on = setup.enabled and not setup._state.adding
     changed = assign_changed(setup, spec, CONFIG_FIELDS) or setup._state.adding
     if any(getattr(setup, f) != before[f] for f in CHECKED_FIELDS):
         pgap_setup_check_clear(setup=setup)
@@ -365,8 +369,11 @@ def pgap_setup_apply(account: Account, spec) -> bool:
             validated_save(setup)
         except ConfigError as exc:
             raise ValueError(str(exc)) from exc
-    if "mappings" in spec:
-        changed |= _apply_mappings(setup, spec["mappings"])
+    resubscribe = setup.enabled != was_on
+    if "mappings" in spec and _apply_mappings(setup, spec["mappings"]):
+        changed = resubscribe = True
+    if resubscribe:  # P-GAP on or off, or other mappings: Dixa's subscription follows
+        subscription_sync_request(account_id=account.pk)
     return changed
 
 

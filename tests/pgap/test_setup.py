@@ -6,6 +6,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations.models import Account, DixaConnection
 from integrations.services.config import ConfigError, config_apply
 from integrations.ttl_cache import TTLCache
 from pgap.models import PgapSetup
@@ -311,3 +312,36 @@ def test_the_active_setup_is_read_once_per_cache_time_per_account(
     assert pgap_setup_active(account_id=setup.account_id) == setup
     clock[0] += 5.1
     assert pgap_setup_active(account_id=setup.account_id) is None
+
+
+def test_switching_pgap_in_the_admin_asks_dixas_subscription_to_follow(admin_client):
+    # given an account connected to Dixa with P-GAP on
+    setup = PgapSetupFactory()
+    connection = DixaConnection.objects.create(
+        account_id=setup.account_id, state=DixaConnection.State.CONNECTED
+    )
+    form = {"attribute_identifier": "p_gap", "dixa_api_token": "", "wait_seconds": 60}
+    change = reverse("admin:pgap_pgapsetup_change", args=[setup.pk])
+    # when it is saved unchanged, nothing is asked of Dixa
+    assert admin_client.post(change, {**form, "enabled": "on"}).status_code == 302
+    connection.refresh_from_db()
+    assert connection.sync_due_at is None
+    # when P-GAP is switched off
+    assert admin_client.post(change, form).status_code == 302
+    # then a sync of the subscription is due (its events lose the attribute updates)
+    connection.refresh_from_db()
+    assert connection.sync_due_at is not None
+
+
+def test_switching_pgap_on_through_apply_config_asks_for_a_sync():
+    config_apply(data=config(enabled=False))
+    account = Account.objects.get(slug="acme")
+    connection = DixaConnection.objects.create(
+        account=account, state=DixaConnection.State.CONNECTED
+    )
+    config_apply(data=config(enabled=False))
+    connection.refresh_from_db()
+    assert connection.sync_due_at is None
+    config_apply(data=config(enabled=True))
+    connection.refresh_from_db()
+    assert connection.sync_due_at is not None
