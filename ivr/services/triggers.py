@@ -32,7 +32,7 @@ def conversation_closed_handle(event: DixaEvent) -> HandlerResult:
     mappings = list(
         IvrMapping.objects.filter(
             account_id=event.account_id, queue_id=conversation.queue_id, enabled=True
-        )
+        ).order_by("name", "pk")  # not Meta's ordering, which joins the account
     )
     if not mappings:
         _log_skip(event, None, f"no enabled IVR mapping for queue {conversation.queue_id}")
