@@ -372,6 +372,10 @@ CELERY_BEAT_SCHEDULE["count-daily"] = {
 }
 # A notice waits on SMTP or a webhook (up to 10 s): on the HTTP worker, beside Dixa's calls.
 CELERY_TASK_ROUTES["integrations.tasks.notify_alert_incident"] = {"queue": "dixa"}
+# Where an account's alert webhook may point (integrations/alerts/destinations.py). On a
+# laptop anything goes (a local chat server); production allows https to public hosts only.
+ALERT_WEBHOOK_HTTPS_ONLY = env.bool("ALERT_WEBHOOK_HTTPS_ONLY", default=False)
+ALERT_WEBHOOK_INTERNAL_ALLOWED = env.bool("ALERT_WEBHOOK_INTERNAL_ALLOWED", default=True)
 
 # --- P-GAP ---------------------------------------------------------------------------------
 # Where the analytics page links a conversation: f"{DIXA_APP_URL}/conversation/{csid}".

@@ -22,6 +22,9 @@ if not SECRET_KEY or SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY:
 PUBLIC_URL = env("PUBLIC_URL", default="").rstrip("/")
 if PUBLIC_URL and not PUBLIC_URL.startswith("https://"):
     raise ImproperlyConfigured("PUBLIC_URL must be an https URL: Dixa sends the relay key to it.")
+# Account admins type alert webhook URLs that the workers POST to: never into this network.
+ALERT_WEBHOOK_HTTPS_ONLY = env.bool("ALERT_WEBHOOK_HTTPS_ONLY", default=True)
+ALERT_WEBHOOK_INTERNAL_ALLOWED = env.bool("ALERT_WEBHOOK_INTERNAL_ALLOWED", default=False)
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured(
         "Set FIELD_ENCRYPTION_KEYS: stored secrets (Dixa tokens, nps.today keys, signing "

@@ -7,6 +7,7 @@ from integrations import crypto
 from integrations.admin.events import RecordAdmin, truncate
 from integrations.admin.forms import SecretFieldsForm
 from integrations.admin.scoping import AccountScopedAdmin
+from integrations.alerts.destinations import webhook_refusal
 from integrations.alerts.models import AlertIncident, AlertSettings
 from integrations.alerts.notify import alert_test_send
 from integrations.alerts.registry import conditions, title_of
@@ -23,6 +24,13 @@ class AlertSettingsForm(SecretFieldsForm):
         if bad:
             raise ValidationError(f"not an email address: {', '.join(bad[:3])}")
         return "\n".join(addresses)
+
+    def clean_webhook_url(self):
+        url = self.cleaned_data.get("webhook_url") or ""
+        refusal = webhook_refusal(url) if url else None
+        if refusal:
+            raise ValidationError(refusal)
+        return url
 
 
 def _is_email(value: str) -> bool:

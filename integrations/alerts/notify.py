@@ -9,6 +9,7 @@ from django.core.mail import send_mail
 from django.db.models import Q
 from django.utils import timezone
 
+from integrations.alerts.destinations import webhook_refusal
 from integrations.alerts.models import AlertIncident, AlertSettings
 from integrations.alerts.registry import title_of
 from integrations.clients.http import client
@@ -93,7 +94,10 @@ def _send(channel: AlertSettings, incident: AlertIncident) -> list[str]:
             send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, channel.recipients)
         except Exception as exc:  # SMTP errors come in many classes; report and go on
             errors.append(f"email: {type(exc).__name__}")
-    if channel.webhook_url:
+    refusal = webhook_refusal(channel.webhook_url) if channel.webhook_url else None
+    if refusal:
+        errors.append(f"webhook: not sent, {refusal}")
+    elif channel.webhook_url:
         body = {
             "text": text,
             "alert": {
