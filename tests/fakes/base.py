@@ -105,6 +105,10 @@ class FakeApi:
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            # A real server's listen backlog, not socketserver's 5: with more connections
+            # arriving at once (a worker's 20 senders, two workers) the kernel would drop
+            # them, and the client would see resets and retries no real nps.today causes.
+            request_queue_size = 128
 
             def handle_error(self, request, client_address):
                 # A client that hung up (a killed worker) is part of the script, not an error.
