@@ -7,7 +7,8 @@ python -m bench.run ingest relay      # only these sections: they replace their 
 Sections: ingest, relay, slow, throughput, idle, rows, capture, card (the agent's custom card at
 20 cards/s with a million surveys stored); and, only when named (it seeds a million rows),
 pgap: the P-GAP page and CSV export over 1,000,000 pairs; admin: every admin list, search, the
-customer lookup and the admin's first page over 1,000,000 events and 600,000 surveys.
+customer lookup and the admin's first page over 1,000,000 events and 600,000 surveys;
+compare: the relay section against BENCH_BASELINE (a commit; default HEAD), by turns.
 """
 
 import json
@@ -27,6 +28,7 @@ from bench import (  # noqa: E402
     admin,
     capture,
     card,
+    compare,
     delivery,
     idle,
     ingest,
@@ -38,7 +40,9 @@ from bench import (  # noqa: E402
 )
 from bench.report import render  # noqa: E402
 
-NAMED_ONLY = {"pgap", "admin"}  # each seeds a million rows: `make bench BENCH_ARGS=pgap`
+# pgap and admin each seed a million rows (`make bench BENCH_ARGS=pgap`); compare runs the
+# relay section four times, against BENCH_BASELINE.
+NAMED_ONLY = {"pgap", "admin", "compare"}
 SECTIONS = {
     "ingest": ingest.run,
     "relay": relay.run,
@@ -50,6 +54,7 @@ SECTIONS = {
     "capture": capture.run,
     "card": card.run,
     "admin": admin.run,
+    "compare": compare.run,
 }
 
 
