@@ -65,11 +65,11 @@ class Dispatcher:
         now = time.monotonic()
         for box in outbox.registered():
             announced = notified.get(box.model._meta.db_table)
-            if self._next_pass.get(box.name, 0.0) <= now:  # its pass is due: every due row
-                announced = None if announced is None else set()
-            elif announced is None:
-                continue
-            self._next_pass[box.name] = now + self._pass_over(box, announced)
+            pass_due = self._next_pass.get(box.name, 0.0) <= now
+            if pass_due and announced:  # due anyway: every due row, not only those named
+                announced = set()
+            if pass_due or announced is not None:
+                self._next_pass[box.name] = now + self._pass_over(box, announced)
         if now >= self._next_reclaim:
             for box in outbox.registered():
                 box.reclaim()

@@ -7,7 +7,10 @@ from integrations.alerts.destinations import webhook_refusal
 from integrations.alerts.models import AlertSettings
 from integrations.alerts.notify import alert_test_send
 from tests.integrations.factories import AccountFactory
-from tests.integrations.test_alerts import chat_webhook  # noqa: F401 - a fixture
+from tests.integrations.test_alerts import (  # noqa: F401 - chat_webhook is a fixture
+    alert_settings_form,
+    chat_webhook,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -47,15 +50,7 @@ def test_the_admin_refuses_an_internal_webhook_with_the_reason(admin_client, pro
     account = AccountFactory()
     response = admin_client.post(
         reverse("admin:integrations_alertsettings_add"),
-        {
-            "account": account.pk,
-            "email_recipients": "",
-            "webhook_url": "https://169.254.169.254/latest/meta-data",
-            "dead_letters_per_hour": 10,
-            "failure_rate_percent": 5,
-            "signature_failures_per_hour": 20,
-            "silent_hours": 6,
-        },
+        alert_settings_form(account, webhook_url="https://169.254.169.254/latest/meta-data"),
     )
     assert response.status_code == 200
     assert "is an internal address (169.254.169.254)" in response.content.decode()

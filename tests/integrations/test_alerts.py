@@ -260,6 +260,19 @@ def test_an_account_admin_sends_a_test_alert_to_both_channels(admin_client, chat
     assert AuditEntry.objects.get().result == "sent"
 
 
+def alert_settings_form(account, **fields) -> dict:
+    """The admin's alert settings form for `account`, default thresholds, these fields."""
+    return {
+        "account": account.pk,
+        "email_recipients": "",
+        "dead_letters_per_hour": 10,
+        "failure_rate_percent": 5,
+        "signature_failures_per_hour": 20,
+        "silent_hours": 6,
+        **fields,
+    }
+
+
 @given(recipients=st.text(max_size=200), url=st.text(max_size=120))
 @hypothesis_settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -271,15 +284,7 @@ def test_any_alert_settings_input_is_saved_or_refused_never_an_error(admin_clien
     AlertSettings.objects.filter(account=account).delete()
     response = admin_client.post(
         reverse("admin:integrations_alertsettings_add"),
-        {
-            "account": account.pk,
-            "email_recipients": recipients,
-            "webhook_url": url,
-            "dead_letters_per_hour": 10,
-            "failure_rate_percent": 5,
-            "signature_failures_per_hour": 20,
-            "silent_hours": 6,
-        },
+        alert_settings_form(account, email_recipients=recipients, webhook_url=url),
     )
     assert response.status_code in (200, 302)
     saved = AlertSettings.objects.filter(account=account).first()
@@ -294,14 +299,7 @@ def test_a_recipient_that_is_not_an_address_is_refused(admin_client):
     account = AccountFactory()
     response = admin_client.post(
         reverse("admin:integrations_alertsettings_add"),
-        {
-            "account": account.pk,
-            "email_recipients": "ops@example.com\nnot an address",
-            "dead_letters_per_hour": 10,
-            "failure_rate_percent": 5,
-            "signature_failures_per_hour": 20,
-            "silent_hours": 6,
-        },
+        alert_settings_form(account, email_recipients="ops@example.com\nnot an address"),
     )
     assert response.status_code == 200
     assert "not an email address: not an address" in response.content.decode()
