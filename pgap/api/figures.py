@@ -51,15 +51,17 @@ class FiguresQuerySerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
     def validate(self, data):
-        today = timezone.localdate()
-        end = data.get("end") or today
-        start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
+        outside = f"Choose days from {EARLIEST.year} to {LATEST.year}."
+        start, end = data.get("start"), data.get("end") or timezone.localdate()
+        if start is not None and not EARLIEST <= start <= LATEST:
+            raise serializers.ValidationError({"start": [outside]})
+        if not EARLIEST <= end <= LATEST:  # before the default start: near date.min it overflows
+            raise serializers.ValidationError({"end": [outside]})
+        start = start or end - timedelta(days=DEFAULT_DAYS - 1)
         if start > end:
             raise serializers.ValidationError({"end": ["The end is before the start."]})
-        if start < EARLIEST or end > LATEST:
-            raise serializers.ValidationError(
-                {"start": [f"Choose days from {EARLIEST.year} to {LATEST.year}."]}
-            )
+        if start < EARLIEST:
+            raise serializers.ValidationError({"start": [outside]})
         if (end - start).days >= MAX_DAYS:
             raise serializers.ValidationError({"start": ["Choose at most ten years."]})
         account, mapping = data.get("account"), data.get("mapping")

@@ -62,6 +62,9 @@ def test_figures_narrow_by_agent_and_range(client, pairs):
     [
         ({"start": "2026-05-02", "end": "2026-05-01"}, "end"),
         ({"start": "1900-01-01", "end": "1900-01-02"}, "start"),
+        ({"end": "0001-01-12"}, "end"),  # 30 days before it would be before date.min
+        ({"end": "1970-01-10"}, "start"),  # the default start is before 1970
+        ({"start": "3000-01-01", "end": "2026-01-01"}, "start"),
         ({"start": "2000-01-01", "end": "2020-01-01"}, "start"),
         ({"by": "day"}, "by"),
         ({"agent": "not an email"}, "agent"),
