@@ -15,11 +15,15 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 run: $(STAMP)  ## web (gunicorn) + Celery worker + beat; PORT, DATABASE_URL, REDIS_URL optional
 	$(PY) manage.py run_platform
 
+# pytest-xdist processes for make test; TEST_PROCESSES=0 runs the suite in this one process.
+TEST_PROCESSES ?= 2
+XDIST := --numprocesses=$(TEST_PROCESSES) --dist=loadgroup
+
 test: $(STAMP)  ## the whole suite; REQUIRE_SERVICES=1 fails when PostgreSQL or Redis is missing
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)  ## the suite without the tests that start process stacks (e2e)
-	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) -m "not e2e" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

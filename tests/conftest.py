@@ -6,7 +6,9 @@ from django.conf import settings
 from integrations.services import queueing
 
 SERVICE_NAMES = {"postgres": "PostgreSQL", "redis": "Redis", "chromium": "Chromium"}
-_skipped_for_service: dict[str, int] = {}
+# Under pytest-xdist (make test), the tests that start process stacks all run in one test
+# process, one after the other: two stacks at once would crowd two cores.
+PROCESS_STACKS = pytest.mark.xdist_group("process-stacks")
 
 
 def _missing_service(item) -> str | None:
@@ -16,18 +18,16 @@ def _missing_service(item) -> str | None:
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
     """Tests marked `postgres`, `redis` or `chromium` skip when the service is missing, or
     fail with REQUIRE_SERVICES=1 (as CI runs)."""
-    if os.environ.get("REQUIRE_SERVICES") == "1":
-        return  # pytest_runtest_setup fails them
+    required = os.environ.get("REQUIRE_SERVICES") == "1"  # pytest_runtest_setup fails them
     for item in items:
-        reason = _missing_service(item)
+        if "e2e" in item.keywords:
+            item.add_marker(PROCESS_STACKS)
+        reason = None if required else _missing_service(item)
         if reason:
-            service = next(
-                s for s in SERVICE_NAMES if s in item.keywords and s in settings.SERVICES_MISSING
-            )
-            _skipped_for_service[service] = _skipped_for_service.get(service, 0) + 1
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
@@ -46,11 +46,19 @@ def pytest_report_header(config):
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not _skipped_for_service:
+    """One line naming each missing service and how many tests skipped for it (counted
+    from the skip reasons, which reach this process from xdist's test processes too)."""
+    skipped: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        for service, label in SERVICE_NAMES.items():
+            if f"{label} unavailable: " in reason:
+                skipped[service] = skipped.get(service, 0) + 1
+    if not skipped:
         return
     parts = [
-        f"{count} need {SERVICE_NAMES[s]} ({settings.SERVICES_MISSING[s]})"
-        for s, count in _skipped_for_service.items()
+        f"{count} need {SERVICE_NAMES[s]} ({settings.SERVICES_MISSING.get(s, 'missing')})"
+        for s, count in skipped.items()
     ]
     terminalreporter.write_line(
         "SKIPPED FOR LACK OF A SERVICE: " + "; ".join(parts) + ". Start or install the service, or "

@@ -29,6 +29,15 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 
 TEST_DATABASE_URL = env("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/relay")
 TEST_REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/15")
+# Under pytest-xdist each process gets its own Redis database, counting down from the one
+# above (as pytest-django gives each its own test database): tests flush theirs.
+_xdist_worker = env("PYTEST_XDIST_WORKER", default="")
+if _xdist_worker:
+    _redis = urlparse(TEST_REDIS_URL)
+    _db = int(_redis.path.strip("/") or 0) - int(_xdist_worker.removeprefix("gw"))
+    if _db < 0:
+        raise ValueError(f"{_xdist_worker}: no Redis database below {TEST_REDIS_URL}")
+    TEST_REDIS_URL = _redis._replace(path=f"/{_db}").geturl()
 SERVICES_MISSING: dict[str, str] = {}
 
 
