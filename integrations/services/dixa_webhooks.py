@@ -17,6 +17,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from integrations.clients.http import ApiUnavailable
+from integrations.dixa.envelope import storable
 from integrations.models import Account, ApiKey, DixaConnection, SigningSecret, hex_validator
 
 State = DixaConnection.State
@@ -166,11 +167,12 @@ def differences(subscription: dict, connection: DixaConnection) -> list[str]:
 
 
 def record(connection: DixaConnection, state: str, detail: str, **fields) -> None:
-    """Save a new state and its sentence (plus any other fields) on the connection."""
+    """Save a new state and its sentence (plus any other fields) on the connection. The
+    sentence may quote Dixa's answer: what PostgreSQL text cannot hold is dropped."""
     connection.state = state
-    connection.detail = detail
+    connection.detail = storable(detail)
     for name, value in fields.items():
-        setattr(connection, name, value)
+        setattr(connection, name, storable(value) if isinstance(value, str) else value)
     connection.save(update_fields=["state", "detail", *fields])
 
 
