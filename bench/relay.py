@@ -59,6 +59,7 @@ def run() -> tuple[str, dict]:
             cpu = meter.stop()
             raw["runs"][rate] = _figures(result, rate, csids, arrived, cpu, meter.seconds)
         raw["per_key_peak"] = closes.per_key_peak(fake_url)
+        raw["http_workers"] = sum(name.startswith("worker-http") for name in running)
     finally:
         processes.stop()
     return render(raw), raw
@@ -140,7 +141,8 @@ def render(raw: dict) -> str:
             "",
             "Every process `make run` starts, from `integrations.launcher`: web (2 gthread "
             "workers × 16 threads), worker-events (Celery, queue `events`, 2 threads), "
-            "worker-http (Celery, queues `surveys,dixa`, 32 threads, 20 sender threads), beat, "
+            f"{raw['http_workers']} × worker-http (one per core; Celery, queues "
+            "`surveys,dixa`, 32 threads, 20 sender threads), beat, "
             "and the dispatcher (LISTEN/NOTIFY, 5 s fallback poll; while 4 handed-off events "
             "wait for a worker it holds new ones back, which then go up to 5 to a message); "
             "PostgreSQL, Redis, and tests/fakes' nps.today "

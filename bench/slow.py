@@ -44,7 +44,9 @@ def run() -> tuple[str, dict]:
         cores = {k: v / meter.seconds for k, v in meter.stop().items()}
         raw = _figures(csids, result)
         raw["cores"] = cores
-        stack.kill_now(running["worker-http"])  # its sends would hold the stop for 8 s
+        for name, process in running.items():  # their sends would hold the stop for 8 s
+            if name.startswith("worker-http"):
+                stack.kill_now(process)
     finally:
         processes.stop()
     return render(raw), raw

@@ -159,14 +159,15 @@ class Processes:
     def platform(
         self, *, http_worker: bool = True, dispatcher: bool = True
     ) -> tuple[dict[str, Process], int]:
-        """Everything `make run` starts (web, both workers, beat, the dispatcher), started
-        side by side, and the web server's port. `http_worker=False` or `dispatcher=False`
-        leaves that one out (to be started later)."""
+        """Everything `make run` starts (web, the events worker, an http worker per core,
+        beat, the dispatcher), started side by side, and the web server's port.
+        `http_worker=False` or `dispatcher=False` leaves those out (to be started later)."""
         running = {"worker-events": self.events_worker(wait=False), "beat": self.beat()}
         if dispatcher:
             running["dispatcher"] = self.dispatcher(wait=False)
         if http_worker:
-            running["worker-http"] = self.http_worker(wait=False)
+            for n in range(1, launcher.http_worker_processes() + 1):
+                running[f"worker-http-{n}"] = self.http_worker(f"worker-http-{n}", wait=False)
         running["web"], port = self.web()
         for name, process in running.items():
             if name.startswith("worker-"):

@@ -6,7 +6,7 @@ The processes (docs/operations.md):
 - worker-events: Celery on a thread pool, queue `events` (processing Dixa's events; quick,
   database-bound: a task runs in the process that received it, with no hand-over to a child);
 - worker-http: Celery on a thread pool, queues `surveys` and `dixa` (calls to nps.today and
-  Dixa that wait on the network: many in flight on one core);
+  Dixa that wait on the network: many in flight on one core), one process per core;
 - beat: Celery beat (periodic work: retention);
 - dispatcher: hands due rows of every outbox to Celery, woken by PostgreSQL NOTIFY.
 """
@@ -49,6 +49,17 @@ def events_worker(*, name: str = "events", concurrency: int = 2) -> list[str]:
 
 def http_worker(*, name: str = "http", concurrency: int = 32) -> list[str]:
     return worker(queues="surveys,dixa", hostname=f"{name}@%h", concurrency=concurrency)
+
+
+def http_worker_processes(*, sqlite: bool = False) -> int:
+    """How many http workers to run: HTTP_WORKER_PROCESSES, else one per core this process
+    may use (a worker's threads share one interpreter lock, so one process keeps one core
+    busy at most), or one on SQLite (it takes one write at a time: more would only wait)."""
+    if os.environ.get("HTTP_WORKER_PROCESSES"):
+        return max(1, int(os.environ["HTTP_WORKER_PROCESSES"]))
+    if sqlite:
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def beat(*, schedule: Path) -> list[str]:

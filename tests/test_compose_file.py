@@ -38,6 +38,12 @@ def test_workers_consume_the_queues_make_run_gives_them():
         assert SERVICES[name]["environment"]["WORKER_METRICS_PORT"]
 
 
+def test_http_workers_run_one_per_core_as_make_run_does():
+    assert SERVICES["worker-http"]["deploy"]["replicas"] >= 2
+    assert "container_name" not in SERVICES["worker-http"]  # replicas need their own names
+    assert "%h" in option(SERVICES["worker-http"]["command"], "--hostname")
+
+
 def test_the_web_runs_threaded_gunicorn_without_its_own_access_log():
     command = SERVICES["web"]["command"]
     assert option(command, "--worker-class") == "gthread"

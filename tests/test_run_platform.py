@@ -78,6 +78,11 @@ def test_platform_runs_on_sqlite_and_stops_cleanly_on_ctrl_c(tmp_path):
         missing = httpx.get(f"http://127.0.0.1:{port}/no-such-page")
         assert missing.status_code == 404 and "DEBUG = True" not in missing.text
 
+        # one http worker: SQLite takes one write at a time, so more would only wait
+        platform_pid = str(platform.proc.pid)
+        assert len(pgrep("-P", platform_pid, "-f", "http1@")) == 1
+        assert pgrep("-P", platform_pid, "-f", "http2@") == []
+
         # when the events worker dies, it is restarted, and the web server stays up
         [events_worker] = pgrep("-P", str(platform.proc.pid), "-f", "events@")[:1]
         os.kill(events_worker, signal.SIGKILL)

@@ -1,6 +1,6 @@
 """`make run`: migrate, make sure there is a superuser, then run the platform's processes
-(web, the two workers, beat, the dispatcher) until Ctrl-C, restarting any that dies, and
-stop them all cleanly."""
+(web, the events worker, an http worker per core, beat, the dispatcher) until Ctrl-C,
+restarting any that dies, and stop them all cleanly."""
 
 import os
 import signal
@@ -44,10 +44,15 @@ class Command(BaseCommand):
             # Every process counts into one folder; the web's /metrics sums them.
             "PROMETHEUS_MULTIPROC_DIR": multiprocess_dir_prepare(run_dir / "metrics"),
         }
+        sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+        http_workers = {
+            f"worker-http-{n}": launcher.http_worker(name=f"http{n}")
+            for n in range(1, launcher.http_worker_processes(sqlite=sqlite) + 1)
+        }
         commands = {
             "web": launcher.web(bind=f"{host}:{port}", workers=web_workers),
             "worker-events": launcher.events_worker(),
-            "worker-http": launcher.http_worker(),
+            **http_workers,
             "beat": launcher.beat(schedule=run_dir / "celerybeat-schedule"),
             "dispatcher": launcher.dispatcher(),
         }
