@@ -24,8 +24,8 @@ from integrations import outbox
 
 logger = logging.getLogger(__name__)
 DATABASE_DOWN_PAUSE_SECONDS = 1.0
-# While an outbox's workers have all the rows they may wait for (`Outbox.has_room`), how
-# often to look whether they have taken them (each new row's notification looks as well).
+# While an outbox's workers have all the rows they may wait for (`Outbox.room`), how often
+# to look whether they have taken them (each new row's notification looks as well).
 BUSY_RECHECK_SECONDS = 0.05
 
 
@@ -39,6 +39,9 @@ class Dispatcher:
         # Outboxes whose last pass left due rows behind (held back, or a full batch): their
         # next pass takes every due row, not only the ones a notification names.
         self._behind: set[str] = set()
+        # Per outbox, how many rows it may still hand off before it asks `Outbox.room` again:
+        # the workers only take rows meanwhile, so the room it was told of is still there.
+        self._room: dict[str, float] = {}
         self._listening_on = None  # the DB-API connection LISTEN was issued on
 
     def run(self) -> None:
@@ -53,6 +56,7 @@ class Dispatcher:
                 self._listening_on = None
                 self._next_pass.clear()
                 self._behind.clear()
+                self._room.clear()
                 self.stopping.wait(DATABASE_DOWN_PAUSE_SECONDS)
             notified = self._wait(self._pause())
         connection.close()
@@ -80,7 +84,7 @@ class Dispatcher:
         notification named the outbox (and these new rows, when it gave their ids)."""
         # A poll's usual answer is that nothing is due: one cheap look, no room check.
         due = announced is not None or box.due(timezone.now()).exists()
-        if due and not box.has_room():  # the workers are behind: soon, then many to a message
+        if due and not self._has_room(box):  # the workers are behind: soon, then many at once
             self._behind.add(box.name)
             return BUSY_RECHECK_SECONDS
         if not due:
@@ -93,6 +97,8 @@ class Dispatcher:
         if handed is None:  # broker down: the rows stay due
             self._behind.add(box.name)
             return settings.ENQUEUE_BACKOFF_SECONDS or 1.0
+        if box.name in self._room:
+            self._room[box.name] -= handed
         if handed >= outbox.HAND_OFF_BATCH:
             self._behind.add(box.name)
             return 0.0  # a backlog: keep going
@@ -101,6 +107,14 @@ class Dispatcher:
         if due_at is None:
             return self.poll_seconds
         return min(self.poll_seconds, max(0.0, (due_at - timezone.now()).total_seconds()))
+
+    def _has_room(self, box: outbox.Outbox) -> bool:
+        """Whether the outbox's workers may be handed more; asked of the database only once
+        the room it last gave is used up (so not on every notification). Another dispatcher's
+        hand-offs are not counted: with several, the limit is a soft one."""
+        if self._room.get(box.name, 0) <= 0:
+            self._room[box.name] = box.room()
+        return self._room[box.name] > 0
 
     def _pause(self) -> float:
         """Until the earliest outbox pass or reclaim."""

@@ -21,6 +21,7 @@ Settings per outbox, by its prefix: `<PREFIX>_REQUEUE_AFTER_SECONDS` and
 """
 
 import logging
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -38,7 +39,7 @@ from integrations.services.queueing import enqueue
 
 logger = logging.getLogger(__name__)
 HAND_OFF_BATCH = 500
-# How long a handed-off row that no worker took yet counts against `has_room`.
+# How long a handed-off row that no worker took yet counts against `room`.
 ROOM_WINDOW = timedelta(seconds=10)
 # PostgreSQL NOTIFY channel: a writer signals new rows on it, with `<table>:<id>` (or just
 # the table's name) as the payload (ingest does, for inbound events); the dispatcher LISTENs.
@@ -94,19 +95,20 @@ class Outbox:
         waiting = self.model.objects.filter(self.pending, queued_at=None)
         return waiting.aggregate(at=Min(self.schedule_field))["at"]
 
-    def has_room(self, *, now: datetime | None = None) -> bool:
-        """Whether to hand off more now: fewer than `<PREFIX>_MAX_UNCLAIMED` rows were
-        handed off in the last ROOM_WINDOW and are still waiting for a worker; 0 or unset is
-        no limit. While the workers are behind, new rows wait here and then go many to a
-        message, so a busy worker spends less per row instead of falling further behind.
-        Older waiting rows hold nothing back: their message may be lost (Redis wiped)."""
+    def room(self, *, now: datetime | None = None) -> float:
+        """How many more rows to hand off now: `<PREFIX>_MAX_UNCLAIMED` less the rows handed
+        off in the last ROOM_WINDOW that still wait for a worker (0 or less: none; unset or 0
+        is no limit, `inf`). While the workers are behind, new rows wait here and then go
+        many to a message, so a busy worker spends less per row instead of falling further
+        behind. Older waiting rows hold nothing back: their message may be lost (Redis
+        wiped)."""
         limit = self.max_unclaimed
         if not limit:
-            return True
+            return math.inf
         now = now or timezone.now()
         since = now - min(self.requeue_after, ROOM_WINDOW)
         waiting = self.model.objects.filter(self.pending, queued_at__gte=since)
-        return waiting.order_by().values("pk")[:limit].count() < limit
+        return limit - waiting.order_by().values("pk")[:limit].count()
 
     # --- the three moves ------------------------------------------------------------
     def hand_off(

@@ -166,3 +166,19 @@ def test_after_holding_rows_back_the_next_pass_takes_every_due_row(broker, accou
     dispatcher.run_once({InboundEvent._meta.db_table: {newest}})
     # then the held one goes too, with it in one message
     assert broker.published[-1] == [held, newest]
+
+
+def test_the_dispatcher_asks_for_room_again_only_once_it_is_used_up(broker, account, settings):
+    # given room for three handed-off events waiting for a worker
+    settings.INBOUND_MAX_UNCLAIMED = 3
+    dispatcher = Dispatcher(poll_seconds=3600, reclaim_seconds=3600)
+    dispatcher.run_once()
+    with mock.patch.object(Outbox, "room", autospec=True, side_effect=Outbox.room) as room:
+        # when four events are announced one by one and no worker takes any
+        announced = []
+        for _ in range(4):
+            announced.append(ingested(account))
+            dispatcher.run_once({InboundEvent._meta.db_table: {announced[-1]}})
+    # then it asked once for the first three, and again for the fourth, which waits
+    assert room.call_count == 2
+    assert broker.handed_over() == set(announced[:3])
