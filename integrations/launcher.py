@@ -59,7 +59,7 @@ def http_worker_processes(*, sqlite: bool = False) -> int:
         return max(1, int(os.environ["HTTP_WORKER_PROCESSES"]))
     if sqlite:
         return 1
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def beat(*, schedule: Path) -> list[str]:
