@@ -30,6 +30,12 @@ class TagsField(forms.CharField):
     def to_python(self, value):
         return [t.strip() for t in (value or "").split(",") if t.strip()]
 
+    def run_validators(self, value):
+        # Each tag, not the list: CharField's validators (no NUL, which jsonb cannot hold)
+        # would otherwise check the list's repr, where a NUL is spelled "\x00".
+        for tag in value:
+            super().run_validators(tag)
+
 
 class PickerInput(forms.TextInput):
     """A text input with a "Load …" button and a list the script fills (mapping_pickers.js)."""

@@ -132,6 +132,20 @@ def test_the_mapping_form_refuses_a_dixa_token_headers_cannot_carry(admin_client
     assert not IvrMapping.objects.exists()
 
 
+def test_the_mapping_form_refuses_a_tag_postgresql_cannot_store(admin_client, settings):
+    # given a tag with a NUL in it (jsonb cannot hold one: the save was a 500)
+    settings.NPSTODAY_API_URL = settings.DIXA_API_URL = "http://127.0.0.1:1"
+    form = mapping_form(AccountFactory(), excluded_tags="spam, re\x00fund", save_anyway="on")
+
+    # when
+    response = admin_client.post(ADD, form)
+
+    # then the form says why, and nothing is saved
+    assert response.status_code == 200
+    assert "Null characters are not allowed." in response.content.decode()
+    assert not IvrMapping.objects.exists()
+
+
 def test_the_mapping_form_strips_whitespace_around_a_pasted_token(admin_client, settings):
     settings.NPSTODAY_API_URL = settings.DIXA_API_URL = "http://127.0.0.1:1"
     account = AccountFactory()
