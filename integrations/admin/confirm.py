@@ -12,9 +12,13 @@ from django.template.response import TemplateResponse
 CONFIRMED = "confirmed"
 
 
-def confirm_first(verb: str, *, eligible: Callable[[QuerySet], QuerySet] | None = None):
-    """`verb` names the action on the page ("Resend"); `eligible` narrows the selection to
-    the rows the action will really change (the others are left alone by the service)."""
+def confirm_first(
+    verb: str, *, eligible: Callable[[QuerySet], QuerySet] | None = None, detail: str = ""
+):
+    """`verb` names the action on the page ("Resend"), `detail` what follows the count
+    ("through the survey handler only"); `eligible` narrows the selection to the rows the
+    action will really change (the others are left alone by the service)."""
+    after = f" {detail}" if detail else ""
 
     def decorator(action):
         @wraps(action)
@@ -25,9 +29,9 @@ def confirm_first(verb: str, *, eligible: Callable[[QuerySet], QuerySet] | None 
             touched = eligible(queryset).count() if eligible else selected
             context = {
                 **modeladmin.admin_site.each_context(request),
-                "title": f"{verb} {touched} of {selected} selected?",
+                "title": f"{verb} {touched} of {selected} selected{after}?",
                 "opts": modeladmin.opts,
-                "verb": verb,
+                "button": f"{verb} {touched}{after}",
                 "description": getattr(action, "short_description", verb),
                 "selected": selected,
                 "touched": touched,

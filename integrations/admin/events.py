@@ -210,7 +210,9 @@ class InboundEventAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
 
 
 def _reprocess_through(handler: str):
-    @confirm_first(f"Reprocess through {handler}", eligible=reprocessable)
+    @confirm_first(
+        "Reprocess", detail=f"through the {handler} handler only", eligible=reprocessable
+    )
     def action(modeladmin, request, queryset):
         count = inbound_events_reprocess(queryset=queryset, handler=handler)
         audit_record(

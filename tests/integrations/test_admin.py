@@ -137,6 +137,17 @@ def test_reprocess_action_requeues_events(admin_client, account):
     assert (event.status, event.outcome) == (InboundEvent.Status.RECEIVED, "")
 
 
+def test_reprocessing_through_one_handler_says_so_before_it_runs(admin_client, account):
+    event = InboundEventFactory(account=account, status=InboundEvent.Status.PROCESSED)
+    page = admin_client.post(
+        reverse("admin:integrations_inboundevent_changelist"),
+        {"action": "reprocess_survey", "_selected_action": [event.pk]},
+    )
+    text = page.content.decode()
+    assert "<title>Reprocess 1 of 1 selected through the survey handler only?" in text
+    assert 'value="Reprocess 1 through the survey handler only"' in text
+
+
 def test_event_and_rejection_pages_render_the_raw_body(admin_client, account):
     event = InboundEventFactory(account=account, body__raw_body=b'{"event_id":"x-1"}')
     page = admin_client.get(reverse("admin:integrations_inboundevent_change", args=[event.pk]))
