@@ -28,6 +28,19 @@ MAX_WEEKS = 104  # a longer range is drawn by month
 EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)  # far from date.min and date.max
 
 
+class DefaultedChoiceField(forms.ChoiceField):
+    """A choice that, left out of the query, is its `initial`: the page shows the default,
+    and so does the form, so that Show without changes keeps the same figures (a bound
+    form would otherwise render the empty value, i.e. the browser's first option)."""
+
+    def bound_data(self, data, initial):
+        return initial if data in self.empty_values else data
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value or self.initial
+
+
 @dataclass(frozen=True)
 class Selection:
     """What the filters chose: the pairs, how the trend is bucketed, and a label."""
@@ -41,7 +54,7 @@ class PgapFilterForm(forms.Form):
     account = forms.ModelChoiceField(queryset=None, required=False, empty_label="All my accounts")
     mapping = forms.ModelChoiceField(queryset=None, required=False, empty_label="All mappings")
     agent = forms.CharField(required=False, max_length=254, label="Agent email")
-    period = forms.ChoiceField(choices=PERIODS, required=False, initial=DEFAULT_PERIOD)
+    period = DefaultedChoiceField(choices=PERIODS, required=False, initial=DEFAULT_PERIOD)
     week = forms.RegexField(
         regex=r"^\d{4}-W\d{2}$",
         required=False,
@@ -61,7 +74,7 @@ class PgapFilterForm(forms.Form):
     coaching = forms.ModelChoiceField(
         queryset=None, required=False, label="Coaching period", empty_label="—"
     )
-    by = forms.ChoiceField(
+    by = DefaultedChoiceField(
         choices=[("week", "Week"), ("month", "Month")],
         required=False,
         label="Trend by",

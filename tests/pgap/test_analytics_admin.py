@@ -136,6 +136,26 @@ def test_period_filters_choose_the_range(staff, mine):
     assert get(staff, PAGE, custom).context["data"].overall.pairs == 2
 
 
+def test_the_filters_show_the_default_period_so_show_keeps_the_figures(staff, mine):
+    # given pairs 2, 20 and 60 days ago
+    for days_ago in (2, 20, 60):
+        pair(mine, 9, 7, days_ago=days_ago)
+    # when the page opens with no query
+    response = get(staff, PAGE)
+    # then the Period dropdown selects the period shown (the last 90 days)
+    page = response.content.decode()
+    assert response.context["selection"].label.startswith("Last 90 days")
+    assert '<option value="90" selected>Last 90 days</option>' in page
+    assert '<option value="7" selected>' not in page
+    assert '<option value="week" selected>Week</option>' in page  # trend by
+    # and Show without changes (the form's values, blanks for the empty fields) keeps them
+    form = response.context["form"]
+    shown = {field.name: field.value() or "" for field in form}
+    again = staff.get(reverse(PAGE), shown)
+    assert again.context["selection"].label == response.context["selection"].label
+    assert again.context["data"].overall.pairs == response.context["data"].overall.pairs == 3
+
+
 def test_a_coaching_period_narrows_to_its_dates_and_agents(staff, mine):
     today = timezone.localdate()
     pair(mine, 9, 7, days_ago=2)  # karla, in the period
