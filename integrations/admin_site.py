@@ -41,4 +41,11 @@ class RelayAdminSite(admin.AdminSite):
         return two_factor_view(request, self)
 
     def get_urls(self):
-        return [path("two-factor/", self.two_factor, name="two_factor"), *super().get_urls()]
+        return [
+            path("two-factor/", self.two_factor, name="two_factor"),
+            # Ahead of Django's own: that one passes through admin_view, which sends whoever
+            # lacks has_permission (signed in, second factor still due) to the index instead
+            # of logging them out. LogoutView itself takes only POST and checks CSRF.
+            path("logout/", self.logout, name="logout"),
+            *super().get_urls(),
+        ]

@@ -19,6 +19,7 @@ from integrations.services.two_factor import (
     totp_device,
     totp_enrollment,
     totp_enrollment_confirm,
+    totp_throttle,
 )
 
 CODE = forms.CharField(
@@ -39,13 +40,12 @@ class RelayAuthenticationForm(AdminAuthenticationForm):
         if device is None:
             return
         token = self.cleaned_data.get("otp_token", "").strip()
-        allowed, _ = device.verify_is_allowed()
-        if not token or not allowed or not device.verify_token(token):
+        throttle = totp_throttle(device) if token else None  # as in two_factor_view
+        if throttle is not None:
+            raise forms.ValidationError(throttle.message, code="otp_throttled")
+        if not token or not device.verify_token(token):
             raise forms.ValidationError(
-                "Enter the current code from your authenticator app."
-                if allowed
-                else "Too many wrong codes; wait a little and try again.",
-                code="otp",
+                "Enter the current code from your authenticator app.", code="otp"
             )
         user.otp_device = device  # django-otp marks the session verified on login
 
@@ -70,15 +70,20 @@ def two_factor_view(request, admin_site):
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         token = form.cleaned_data["otp_token"].strip()
-        ok = totp_enrollment_confirm(device, token) if enrolling else device.verify_token(token)
-        if ok:
+        # django-otp checks no code for a while after a wrong one (see the service): say
+        # so and for how long, rather than calling a right code wrong.
+        throttle = totp_throttle(device)
+        if throttle is not None:
+            form.add_error("otp_token", throttle.message)
+        elif totp_enrollment_confirm(device, token) if enrolling else device.verify_token(token):
             django_otp.login(request, device)
             next_url = request.GET.get("next", "")
             safe = url_has_allowed_host_and_scheme(
                 next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
             )
             return redirect(next_url if safe else reverse("admin:index"))
-        form.add_error("otp_token", "That code is not right; try the current one.")
+        else:
+            form.add_error("otp_token", "That code is not right; try the current one.")
     context = {
         **admin_site.each_context(request),
         "title": "Set up a second factor" if enrolling else "Enter your code",

@@ -52,7 +52,9 @@ class Account(models.Model):
         "require a second factor",
         default=False,
         help_text="Staff of this account (and superusers) sign in to the admin with a code "
-        "from an authenticator app (TOTP) besides their password.",
+        "from an authenticator app (TOTP) besides their password. Once ticked, its members "
+        "and every superuser, you included if you are one, are asked to set up a second "
+        "factor (or, if they have one, for its code) at their next page.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

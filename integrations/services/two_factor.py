@@ -3,14 +3,21 @@
 A staff user must sign in with a code when one of their accounts requires it; a superuser
 sees every account, so when any account requires it. Whoever has confirmed a device is asked
 for a code at every sign-in, required or not. Codes are checked by django-otp's TOTPDevice,
-which throttles repeated wrong codes.
+which throttles repeated wrong codes: after n wrong codes in a row (on the login page and the
+setup page alike) it refuses to check any code, right or wrong, until
+OTP_TOTP_THROTTLE_FACTOR (1) × 2^(n-1) seconds after the last wrong one: 1 s after one, 2 s
+after two, 4, 8, 16, … A refused try does not count as another wrong code; a right one
+resets the count.
 """
 
 import base64
 import io
+import math
+from dataclasses import dataclass
 
 import qrcode
 import qrcode.image.svg
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -31,6 +38,34 @@ def two_factor_required(user) -> bool:
 def totp_device(user) -> TOTPDevice | None:
     """The user's confirmed authenticator, if they enrolled one."""
     return TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Why django-otp will not check a code now: the wrong codes in a row, the seconds left."""
+
+    failures: int
+    seconds: int
+
+    @property
+    def message(self) -> str:
+        after = "a wrong code" if self.failures == 1 else f"{self.failures} wrong codes in a row"
+        unit = "second" if self.seconds == 1 else "seconds"
+        return (
+            f"After {after}, wait {self.seconds} {unit} before the next try "
+            "(each wrong code doubles the wait)."
+        )
+
+
+def totp_throttle(device: TOTPDevice) -> Throttle | None:
+    """None when the device will check a code now; otherwise how long it still refuses."""
+    allowed, data = device.verify_is_allowed()
+    if allowed:
+        return None
+    data = data or {}
+    until = data.get("locked_until")
+    left = (until - timezone.now()).total_seconds() if until else 1
+    return Throttle(failures=data.get("failure_count", 1), seconds=max(1, math.ceil(left)))
 
 
 def totp_enrollment(user) -> TOTPDevice:

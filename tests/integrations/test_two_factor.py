@@ -124,7 +124,92 @@ def test_wrong_codes_are_throttled(client, staff, settings):
     # right away, even the right code is refused, with a reason
     refused = sign_in(client, "strict", token=code(device))
     assert refused.status_code == 200
-    assert "Too many wrong codes; wait a little and try again." in refused.content.decode()
+    assert (
+        "After a wrong code, wait 10 seconds before the next try (each wrong code doubles "
+        "the wait)." in refused.content.decode()
+    )
+
+
+def wrong_code(device: TOTPDevice) -> str:
+    return "123456" if code(device) != "123456" else "654321"
+
+
+def test_the_login_page_says_how_long_to_wait_after_wrong_codes(client, staff, settings):
+    # given django-otp's throttle: after n wrong codes, factor × 2^(n-1) seconds
+    settings.OTP_TOTP_THROTTLE_FACTOR = 1
+    user = staff("strict", strict=True)
+    device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    with time_machine.travel(time.time(), tick=False) as clock:
+        # when one wrong code is typed
+        first = sign_in(client, "strict", token=wrong_code(device)).content.decode()
+        # then the wrong one is called wrong, not "too many"
+        assert "Enter the current code from your authenticator app." in first
+        assert "wrong codes" not in first
+        for _ in range(2):  # three wrong codes in a row, each after its wait
+            clock.shift(5)
+            sign_in(client, "strict", token=wrong_code(device))
+        refused = sign_in(client, "strict", token=code(device)).content.decode()
+        assert "After 3 wrong codes in a row, wait 4 seconds before the next try" in refused
+        clock.shift(4)
+        assert sign_in(client, "strict", token=code(device)).status_code == 302
+
+
+def test_the_setup_page_says_a_code_was_refused_for_the_wait_not_as_wrong(client, staff, settings):
+    # given a user setting up their authenticator, with django-otp's default throttle
+    settings.OTP_TOTP_THROTTLE_FACTOR = 1
+    user = staff("strict", strict=True)
+    sign_in(client, "strict")
+    client.get(reverse("admin:two_factor"))
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    page = reverse("admin:two_factor")
+    with time_machine.travel(time.time(), tick=False) as clock:
+        # when a wrong code is followed at once by the right one
+        wrong = client.post(page, {"otp_token": wrong_code(device)}).content.decode()
+        refused = client.post(page, {"otp_token": code(device)})
+        # then the first is called wrong, the second refused for the wait (not called wrong)
+        assert "That code is not right; try the current one." in wrong
+        assert refused.status_code == 200
+        text = refused.content.decode()
+        assert "After a wrong code, wait 1 second before the next try" in text
+        assert "That code is not right" not in text
+        # and once the wait is over, the same code goes through
+        clock.shift(1)
+        done = client.post(page, {"otp_token": code(device)})
+    assert done.status_code == 302
+    device.refresh_from_db()
+    assert device.confirmed
+
+
+def test_the_setup_page_has_a_log_out_that_logs_out(client, staff):
+    # given a user sent to set up a second factor
+    staff("strict", strict=True)
+    sign_in(client, "strict")
+    # when they open the setup page
+    page = client.get(reverse("admin:two_factor")).content.decode()
+    # then it offers Log out, a POST form to the admin's logout
+    logout = reverse("admin:logout")
+    assert f'<form id="logout-form" method="post" action="{logout}">' in page
+    assert 'form="logout-form"' in page  # beside Confirm too
+    # and posting it signs them out (Django's own route sent them back to the index)
+    client.post(logout)
+    assert "_auth_user_id" not in client.session
+    answer = client.get(reverse("admin:two_factor"))
+    assert answer.status_code == 302 and reverse("admin:login") in answer["Location"]
+
+
+def test_the_requirement_warns_it_applies_at_the_next_page(client, django_user_model):
+    # given a superuser on an account's change form
+    root = django_user_model.objects.create_superuser("root", password=PASSWORD)
+    client.force_login(root)
+    account = AccountFactory(name="Acme")
+    # when they look at "Require a second factor"
+    page = client.get(reverse("admin:integrations_account_change", args=[account.pk]))
+    # then its help says who will be asked, and when
+    assert (
+        "its members and every superuser, you included if you are one, are asked to set up "
+        "a second factor" in page.content.decode()
+    )
+    assert "at their next page" in page.content.decode()
 
 
 def test_the_setup_page_goes_on_only_to_this_site(client, staff):
