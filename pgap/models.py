@@ -148,7 +148,9 @@ class ResponseHook(models.Model):
         verbose_name = "nps.today response hook"
 
     def __str__(self) -> str:
-        return f"response hook {self.prefix}…"
+        # Its prefix only: Django's messages name the model already ("The nps.today response
+        # hook “prh_…” was added"), as do ours.
+        return f"{self.prefix}…"
 
 
 class ResponseSubscription(models.Model):

@@ -160,13 +160,15 @@ class ResponseHookAdmin(RecordAdmin):
         issued = response_hook_create(account=obj.account)
         for name in ("pk", "prefix", "secret_hash", "created_at"):
             setattr(obj, name, getattr(issued.hook, name))
-        self.message_user(
-            request,
-            "Give nps.today this URL now; it holds a secret that is stored hashed and will not "
-            "be shown again: " + issued.url(base_url(request)),
-            messages.WARNING,
-        )
-        if form.cleaned_data.get("subscribe"):
+        subscribe = form.cleaned_data.get("subscribe")
+        once = "it holds a secret that is stored hashed and will not be shown again"
+        url = issued.url(base_url(request))
+        if subscribe:
+            message = f"Subscribe gives nps.today this URL (see below); {once}: {url}"
+        else:
+            message = f"Give nps.today this URL now; {once}: {url}"
+        self.message_user(request, message, messages.INFO if subscribe else messages.WARNING)
+        if subscribe:
             # After the commit: the hook must exist before nps.today can post to it.
             transaction.on_commit(partial(self._subscribe, request, obj.account, issued))
 
@@ -177,8 +179,15 @@ class ResponseHookAdmin(RecordAdmin):
             )
         except SubscriptionError as exc:
             self.message_user(request, f"Nothing subscribed: {exc}", messages.ERROR)
-            return
-        report(self, request, result)
+        else:
+            report(self, request, result)
+            if result.subscribed and not result.failed:
+                return
+        self.message_user(
+            request,
+            "Give nps.today the hook's URL above yourself for any campaign not subscribed to it.",
+            messages.WARNING,
+        )
 
     @admin.action(description="Revoke selected hooks", permissions=["operate"])
     def revoke(self, request, queryset):
@@ -210,7 +219,9 @@ def report(model_admin, request, result: SubscribeResult) -> None:
     if result.subscribed:
         model_admin.message_user(
             request,
-            f"Subscribed campaign(s) {_ids(result.subscribed)} to hook {result.issued.hook}.",
+            f"Subscribed campaign(s) {_ids(result.subscribed)} to response hook "
+            f"{result.issued.hook}: nps.today now posts their new responses to it.",
+            messages.SUCCESS,
         )
     for campaign_id, reason in result.failed.items():
         model_admin.message_user(

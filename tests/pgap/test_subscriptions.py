@@ -227,10 +227,51 @@ def test_issuing_a_hook_shows_its_url_once_and_subscribes_the_campaigns(
     assert url.rsplit("/", 1)[1] not in admin_client.get(change).content.decode()
 
 
+def test_issuing_a_hook_with_subscribe_says_the_subscription_is_made(
+    admin_client, fake_npstoday, tenant, django_capture_on_commit_callbacks
+):
+    # when a hook is issued with Subscribe ticked and nps.today takes every campaign
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:pgap_responsehook_add"), {"account": tenant.pk, "subscribe": "on"}
+        )
+    # then the messages say it is done, naming the hook once, not "give nps.today this URL"
+    shown = notes(response)
+    hook = ResponseHook.objects.get()
+    assert (
+        f"Subscribed campaign(s) 7232, 7300 to response hook {hook.prefix}…: nps.today now "
+        "posts their new responses to it." in shown
+    )
+    assert not any("Give nps.today" in note for note in shown)
+    assert any(note.startswith("Subscribe gives nps.today this URL (see below)") for note in shown)
+    assert not any("hook response hook" in note for note in shown)
+    assert f"“{hook.prefix}…” was added successfully" in " ".join(shown)
+
+
+def test_issuing_a_hook_whose_subscribing_failed_asks_to_give_the_url(
+    admin_client, fake_npstoday, tenant, django_capture_on_commit_callbacks
+):
+    # given nps.today knows no campaign 7300
+    del fake_npstoday.campaigns[7300]
+    # when a hook is issued with Subscribe ticked
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:pgap_responsehook_add"), {"account": tenant.pk, "subscribe": "on"}
+        )
+    # then 7300's failure is reported and the URL is to be given to nps.today by hand
+    shown = notes(response)
+    assert any(note.startswith("Campaign 7300 not subscribed") for note in shown)
+    assert any(
+        note.startswith("Give nps.today the hook's URL above yourself for any campaign not")
+        for note in shown
+    )
+
+
 def test_issuing_a_hook_without_subscribing(admin_client, fake_npstoday, tenant):
     response = admin_client.post(reverse("admin:pgap_responsehook_add"), {"account": tenant.pk})
     assert response.status_code == 302
     assert ResponseHook.objects.count() == 1 and not fake_npstoday.subscriptions
+    assert any(note.startswith("Give nps.today this URL now") for note in notes(response))
 
 
 def test_subscription_actions_subscribe_and_remove(admin_client, fake_npstoday, tenant):
