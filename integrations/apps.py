@@ -8,6 +8,8 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Accounts and Dixa ingest"
 
     def ready(self) -> None:
+        from django.urls import reverse
+
         from integrations.alerts import register
         from integrations.alerts.conditions import register_conditions
         from integrations.erasure import services as erasure  # noqa: F401  (its steps)
@@ -18,7 +20,13 @@ class IntegrationsConfig(AppConfig):
         register_conditions()
         post_migrate.connect(roles_sync_after_migrate, dispatch_uid="relay_roles")
         register(
-            "dixa_subscription", "Dixa subscription disabled or failing", dixa_subscription_findings
+            "dixa_subscription",
+            "Dixa subscription disabled or failing",
+            dixa_subscription_findings,
+            action=lambda account_id, subject: (
+                "Open the connection",
+                reverse("admin:integrations_dixaconnection_change", args=[subject]),
+            ),
         )
 
 

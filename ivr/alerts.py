@@ -4,6 +4,7 @@ tries at nps.today. Registered with integrations.alerts in IvrConfig.ready()."""
 from datetime import timedelta
 
 from django.db.models import Count, Q
+from django.urls import reverse
 
 from integrations import retention
 from integrations.alerts import Finding, register
@@ -19,9 +20,8 @@ def npstoday_key_disabled(*, now):
     for delivery in NpsTodayDelivery.objects.exclude(disabled_at=None):
         yield Finding(
             account_id=delivery.account_id,
-            detail=f"nps.today key disabled at {delivery.disabled_at:%Y-%m-%d %H:%M} UTC: "
-            f"{delivery.disabled_reason or 'repeated refusals'}. Surveys are held until it is "
-            "re-enabled (admin → delivery to nps.today → Re-enable).",
+            detail=f"{delivery.disabled_reason or 'repeated refusals'}. Surveys are held until "
+            "the key is re-enabled.",
         )
 
 
@@ -67,7 +67,26 @@ def failure_rate(*, now):
             )
 
 
+def _delivery_page(account_id: int, subject: str) -> tuple[str, str]:
+    return "Re-enable it", reverse("admin:ivr_npstodaydelivery_change", args=[account_id])
+
+
+def _dead_letters_page(account_id: int, subject: str) -> tuple[str, str]:
+    listing = reverse("admin:ivr_surveytrigger_changelist")
+    return "See the dead letters", f"{listing}?account__id__exact={account_id}&status__exact=failed"
+
+
+def _surveys_page(account_id: int, subject: str) -> tuple[str, str]:
+    listing = reverse("admin:ivr_surveytrigger_changelist")
+    return "See the surveys", f"{listing}?account__id__exact={account_id}"
+
+
 def register_conditions() -> None:
-    register("npstoday_key_disabled", "nps.today key disabled", npstoday_key_disabled)
-    register("dead_letters", "Dead letters", dead_letters)
-    register("failure_rate", "Failure rate at nps.today", failure_rate)
+    register(
+        "npstoday_key_disabled",
+        "nps.today key disabled",
+        npstoday_key_disabled,
+        action=_delivery_page,
+    )
+    register("dead_letters", "Dead letters", dead_letters, action=_dead_letters_page)
+    register("failure_rate", "Failure rate at nps.today", failure_rate, action=_surveys_page)

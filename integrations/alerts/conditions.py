@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.db.models import Count
+from django.urls import reverse
 
 from integrations.alerts.models import AlertSettings
 from integrations.alerts.registry import Finding, register
@@ -62,6 +63,20 @@ def accounts_without_signing_secret():
     return Account.objects.exclude(signing_secrets__is_active=True)
 
 
+def _rejected_deliveries_page(account_id: int, subject: str) -> tuple[str, str]:
+    listing = reverse("admin:integrations_rejecteddelivery_changelist")
+    return "See the refused deliveries", f"{listing}?account__id__exact={account_id}"
+
+
+def _account_page(account_id: int, subject: str) -> tuple[str, str]:
+    return "Open the account", reverse("admin:integrations_account_change", args=[account_id])
+
+
 def register_conditions() -> None:
-    register("signature_failures", "Signature failures", signature_failures)
-    register("silent_webhook", "Silent webhook", silent_webhook)
+    register(
+        "signature_failures",
+        "Signature failures",
+        signature_failures,
+        action=_rejected_deliveries_page,
+    )
+    register("silent_webhook", "Silent webhook", silent_webhook, action=_account_page)

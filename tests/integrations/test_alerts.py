@@ -16,7 +16,7 @@ from integrations.alerts import registry as alert_registry
 from integrations.alerts.models import AlertIncident, AlertSettings
 from integrations.alerts.notify import alert_incident_notify
 from integrations.alerts.services import alerts_evaluate
-from integrations.models import Account, InboundEvent, RejectedDelivery
+from integrations.models import Account, DixaConnection, InboundEvent, RejectedDelivery
 from ivr.models import DeliveryAttempt, SurveyTrigger
 from tests.fakes.chat_webhook import FakeChatWebhook
 from tests.integrations.factories import AccountFactory, InboundEventFactory
@@ -304,3 +304,13 @@ def test_a_recipient_that_is_not_an_address_is_refused(admin_client):
     assert response.status_code == 200
     assert "not an email address: not an address" in response.content.decode()
     assert not AlertSettings.objects.exists()
+
+
+def test_every_condition_links_its_banner_to_a_page_where_it_is_dealt_with(admin_client):
+    account = AccountFactory()
+    NpsTodayDeliveryFactory(account=account)
+    connection = DixaConnection.objects.create(account=account, api_token="dixa-test-token")
+    for condition in alert_registry.conditions():
+        assert condition.action is not None, f"{condition.key} names no page"
+        text, url = condition.action(account.pk, str(connection.pk))
+        assert text and admin_client.get(url).status_code == 200, (condition.key, url)

@@ -170,6 +170,9 @@ def test_banners_name_what_needs_attention(admin_client, traffic):
     )
     page = dashboard(admin_client)
     assert "nps.today key disabled" in page and "401" in page
+    # each incident links to where it is dealt with
+    delivery = reverse("admin:ivr_npstodaydelivery_change", args=[traffic["acme"].pk])
+    assert f'<a href="{delivery}">Re-enable it</a>' in page
     # Globex has no signing secret; Acme has one
     assert re.search(r"No signing secret</strong> · Globex", page)
     assert not re.search(r"No signing secret</strong> · Acme", page)
