@@ -142,7 +142,11 @@ class DixaConnectionAdmin(AccountScopedAdmin):
 
     @admin.display(description="queue filter (QueueId is one of)")
     def queues_filtered(self, obj):
-        return ", ".join(obj.queue_ids) or "— (no enabled mapping: kept disabled)"
+        if obj.queue_ids:
+            return ", ".join(obj.queue_ids)
+        if not obj.subscription_id:
+            return "— (Connect sets it to the queues of the account's enabled mappings)"
+        return "— (no enabled mapping: kept disabled)"
 
     @admin.display(description="relay key")
     def relay_key(self, obj):
@@ -216,7 +220,9 @@ class DixaConnectionAdmin(AccountScopedAdmin):
         )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["dixa_buttons"] = [(name, LABELS[name]) for name in BUTTONS]
+        # Before there is a subscription in Dixa, Connect is the only thing to do.
+        names = BUTTONS if obj is not None and obj.subscription_id else ("connect",)
+        context["dixa_buttons"] = [(name, LABELS[name]) for name in names]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _bulk(self, request, queryset, action):

@@ -58,6 +58,19 @@ def test_a_button_queues_its_action(client, django_user_model, connection):
     assert "Dixa: Connect / repair requested" in history
 
 
+def test_before_a_subscription_exists_connect_is_the_only_button(admin_client, connection):
+    page = reverse("admin:integrations_dixaconnection_change", args=[connection.pk])
+    text = admin_client.get(page).content.decode()
+    assert 'id="dixa-connect"' in text
+    assert 'id="dixa-delete"' not in text and 'id="dixa-key_rotate"' not in text
+    assert "Connect sets it to the queues" in text
+    # once connected, every action is offered
+    connection.subscription_id = "cb452b81-6748-40ab-af85-6559b371bc5d"
+    connection.save()
+    text = admin_client.get(page).content.decode()
+    assert all(f'id="dixa-{name}"' in text for name in ("key_rotate", "disable", "delete"))
+
+
 def test_a_broker_that_refuses_says_so(client, django_user_model, connection):
     # given
     client.force_login(staff(django_user_model, "ann", connection.account))
