@@ -26,3 +26,17 @@ def test_an_unknown_path_is_a_plain_404_without_debug(client):
     page = client.get("/no-such-page")
     assert page.status_code == 404
     assert "URLconf" not in page.content.decode()
+
+
+def test_an_unknown_admin_page_leads_back_to_the_admin(admin_client):
+    page = admin_client.get(f"/{settings.ADMIN_URL}no-such-page/")
+    assert page.status_code == 404
+    assert f'href="{reverse("admin:index")}"' in page.content.decode()
+
+
+def test_pages_name_the_icon_and_favicon_ico_leads_to_it(client):
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 302 and icon["Location"].endswith("relay/favicon.svg")
+    assert client.get(icon["Location"]).status_code == 200
+    for page in ("/", reverse("admin:login")):
+        assert 'rel="icon" href="' + icon["Location"] in client.get(page).content.decode()
