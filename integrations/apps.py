@@ -1,6 +1,8 @@
+from axes.apps import AppConfig as AxesAppConfig
 from django.apps import AppConfig
 from django.contrib.admin.apps import AdminConfig
 from django.db.models.signals import post_migrate
+from django_otp.plugins.otp_totp.apps import DefaultConfig as TotpAppConfig
 
 
 class IntegrationsConfig(AppConfig):
@@ -34,3 +36,12 @@ class RelayAdminConfig(AdminConfig):
     """django.contrib.admin, whose default site opens on the dashboard."""
 
     default_site = "integrations.admin_site.RelayAdminSite"
+
+
+# Third-party apps under names that say what they hold, on the admin's index and dashboard.
+class AxesConfig(AxesAppConfig):
+    verbose_name = "Login lockouts (django-axes)"
+
+
+class TotpConfig(TotpAppConfig):
+    verbose_name = "Second-factor devices"

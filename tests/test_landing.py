@@ -40,3 +40,12 @@ def test_pages_name_the_icon_and_favicon_ico_leads_to_it(client):
     assert client.get(icon["Location"]).status_code == 200
     for page in ("/", reverse("admin:login")):
         assert 'rel="icon" href="' + icon["Location"] in client.get(page).content.decode()
+
+
+def test_the_admin_names_third_party_apps_for_what_they_hold(admin_client):
+    apps = {
+        app["app_label"]: app["name"]
+        for app in admin_client.get(reverse("admin:index")).context["app_list"]
+    }
+    assert apps["axes"] == "Login lockouts (django-axes)"
+    assert apps["otp_totp"] == "Second-factor devices"

@@ -24,10 +24,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files (no CDN)
-    "axes",
+    "integrations.apps.AxesConfig",  # django-axes, named for the admin
     "csp",
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "integrations.apps.TotpConfig",  # django_otp.plugins.otp_totp, named for the admin
     "integrations.apps.IntegrationsConfig",
     "ivr.apps.IvrConfig",
     "pgap.apps.PgapConfig",
