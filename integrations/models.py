@@ -34,7 +34,8 @@ class Account(models.Model):
         help_text="Staff users who may see and edit this account's data in the admin.",
     )
     npstoday_api_key = EncryptedTextField(
-        "nps.today API key",
+        # Not "nps.today API key": Django capitalises a label's first letter (Nps.today).
+        "API key for nps.today",
         blank=True,
         validators=[validate_header_value],
         help_text="Printable ASCII, as nps.today shows it. Stored encrypted; only the last 4 "

@@ -28,7 +28,8 @@ class IvrMapping(models.Model):
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="ivr_mappings")
     name = models.CharField(max_length=200)
-    campaign_id = models.PositiveIntegerField("nps.today campaign")
+    # Labels never start with "nps.today": Django would capitalise it (Nps.today).
+    campaign_id = models.PositiveIntegerField("campaign in nps.today")
     campaign_name = models.CharField(max_length=200, blank=True, editable=False)
     queue_id = models.CharField("Dixa queue", max_length=64)
     queue_name = models.CharField(max_length=200, blank=True, editable=False)
@@ -178,7 +179,9 @@ class NpsTodayDelivery(models.Model):
         Account, on_delete=models.CASCADE, primary_key=True, related_name="npstoday_delivery"
     )
     max_attempts = models.PositiveSmallIntegerField(
-        "nps.today tries", default=5, help_text="Tries per survey before it becomes a dead letter."
+        "tries per survey",
+        default=5,
+        help_text="How often a survey is sent to nps.today before it becomes a dead letter.",
     )
     retry_seconds = models.PositiveIntegerField(
         "retry spacing (s)", default=60, help_text="Wait between tries (Dixa: 60 s)."

@@ -145,7 +145,9 @@ class ResponseHook(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "nps.today response hook"
+        # Not "nps.today response hook(s)": Django capitalises it in titles (Nps.today).
+        verbose_name = "response hook for nps.today"
+        verbose_name_plural = "response hooks for nps.today"
 
     def __str__(self) -> str:
         # Its prefix only: Django's messages name the model already ("The nps.today response

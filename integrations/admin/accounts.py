@@ -105,7 +105,7 @@ class AccountAdmin(AccountScopedAdmin):
             )
         return format_html('<span style="color:{}">{}</span>', "#b7791f", "⚠ unverified")
 
-    @admin.display(description="nps.today key")
+    @admin.display(description="API key for nps.today")
     def npstoday_key(self, obj):
         return crypto.mask(obj.npstoday_api_key) or "—"
 

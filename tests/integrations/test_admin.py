@@ -1,10 +1,14 @@
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
 from integrations.models import Account, ApiKey, InboundEvent
 from integrations.services.api_keys import api_key_create
+from ivr.models import NpsTodayDelivery
+from pgap.services.hooks import response_hook_create
 from tests.integrations.factories import AccountFactory, InboundEventFactory, SigningSecretFactory
+from tests.ivr.factories import IvrMappingFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -222,3 +226,40 @@ def test_the_account_form_strips_whitespace_around_a_pasted_key(admin_client):
     )
     account.refresh_from_db()
     assert account.npstoday_api_key == "nps-pasted-0002"
+
+
+def test_no_admin_page_capitalises_nps_today(admin_client):
+    # given an account with an IVR mapping, its delivery policy and a response hook
+    mapping = IvrMappingFactory()
+    account = mapping.account
+    delivery, _ = NpsTodayDelivery.objects.get_or_create(account=account)
+    hook = response_hook_create(account=account).hook
+    pages = [
+        reverse("admin:index"),
+        *(reverse("admin:app_list", args=[app]) for app in ("integrations", "ivr", "pgap")),
+        reverse("admin:integrations_account_changelist"),
+        reverse("admin:integrations_account_change", args=[account.pk]),
+        reverse("admin:ivr_ivrmapping_changelist"),
+        reverse("admin:ivr_ivrmapping_change", args=[mapping.pk]),
+        reverse("admin:pgap_responsehook_changelist"),
+        reverse("admin:pgap_responsehook_add"),
+        reverse("admin:pgap_responsehook_change", args=[hook.pk]),
+    ]
+    # when each is opened, then nps.today keeps its lower-case n (Django capitalises a
+    # verbose name's first letter in labels, column headers and the app index)
+    for url in pages:
+        page = admin_client.get(url).content.decode()
+        assert "Nps.today" not in page, url
+    labels = admin_client.get(reverse("admin:integrations_account_change", args=[account.pk]))
+    assert "API key for nps.today" in labels.content.decode()
+    mapping_page = admin_client.get(reverse("admin:ivr_ivrmapping_change", args=[mapping.pk]))
+    assert "Campaign in nps.today" in mapping_page.content.decode()
+    assert (
+        "Response hooks for nps.today" in admin_client.get(reverse("admin:index")).content.decode()
+    )
+    # and a change of the delivery policy is logged as "Changed Tries per survey."
+    url = reverse("admin:ivr_npstodaydelivery_change", args=[delivery.pk])
+    assert "Tries per survey" in admin_client.get(url).content.decode()
+    saved = admin_client.post(url, {"max_attempts": 3, "retry_seconds": 60})
+    assert saved.status_code == 302
+    assert LogEntry.objects.get().get_change_message() == "Changed Tries per survey."

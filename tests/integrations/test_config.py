@@ -129,7 +129,7 @@ def test_bad_slugs_are_refused(tmp_path, bad, message):
     ["nps-key\nX-Injected: 1", "nps-\rkey", "nps\x00key", "nøgle-1234", "nps key", "ключ"],
 )
 def test_an_npstoday_key_headers_cannot_carry_is_refused(tmp_path, key):
-    with pytest.raises(CommandError, match="nps.today API key"):
+    with pytest.raises(CommandError, match="API key for nps.today"):
         apply(tmp_path, f"accounts: [{{name: Acme, npstoday_api_key: {json.dumps(key)}}}]")
     assert not Account.objects.exists()
 
