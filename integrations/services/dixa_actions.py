@@ -6,6 +6,7 @@ import logging
 from integrations.clients.http import ApiUnavailable
 from integrations.models import Account, DixaConnection
 from integrations.services import dixa_monitor, dixa_rotate, dixa_sync
+from integrations.services.dixa_audit import credentials_audited
 from integrations.services.dixa_connect import Outcome, dixa_connect
 from integrations.services.dixa_disconnect import dixa_disconnect
 from integrations.services.queueing import enqueue
@@ -35,7 +36,8 @@ def dixa_action_run(*, account_id: int, action: str) -> Outcome:
     if action not in ACTIONS:
         raise ValueError(f"unknown Dixa action {action!r}")
     account = Account.objects.get(pk=account_id)
-    outcome = ACTIONS[action](account)
+    with credentials_audited(account, f"Dixa: {LABELS[action]}"):
+        outcome = ACTIONS[action](account)
     logger.info("Dixa %s for account %s: %s", action, account, outcome.message)
     return outcome
 

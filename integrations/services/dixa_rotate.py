@@ -21,6 +21,7 @@ from django.views.decorators.debug import sensitive_variables
 from integrations.clients import dixa
 from integrations.models import Account, DixaConnection
 from integrations.services.api_keys import api_key_create, api_key_revoke
+from integrations.services.dixa_audit import credentials_audited
 from integrations.services.dixa_connect import Outcome
 from integrations.services.dixa_webhooks import (
     State,
@@ -141,18 +142,24 @@ def rotations_finish() -> int:
         "account", "api_key", "retiring_api_key", "retiring_secret"
     ).exclude(retiring_since=None)
     for connection in retiring:
-        if connection.retiring_subscription_id:
-            overlap = timedelta(seconds=settings.DIXA_SECRET_OVERLAP_SECONDS)
-            if now - connection.retiring_since >= overlap:
-                _retire_subscription(connection)
-                finished += 1
-        elif _new_key_used(connection):
-            _retire_key(connection, "after Dixa used the new key")
-            finished += 1
-        elif now - connection.retiring_since >= timedelta(seconds=settings.DIXA_KEY_GRACE_SECONDS):
-            _retire_key(connection, "at the end of the grace period")
-            finished += 1
+        with credentials_audited(connection.account, "Dixa: rotation finished"):
+            finished += _finish(connection, now)
     return finished
+
+
+def _finish(connection: DixaConnection, now) -> int:
+    if connection.retiring_subscription_id:
+        overlap = timedelta(seconds=settings.DIXA_SECRET_OVERLAP_SECONDS)
+        if now - connection.retiring_since >= overlap:
+            _retire_subscription(connection)
+            return 1
+    elif _new_key_used(connection):
+        _retire_key(connection, "after Dixa used the new key")
+        return 1
+    elif now - connection.retiring_since >= timedelta(seconds=settings.DIXA_KEY_GRACE_SECONDS):
+        _retire_key(connection, "at the end of the grace period")
+        return 1
+    return 0
 
 
 def _new_key_used(connection: DixaConnection) -> bool:

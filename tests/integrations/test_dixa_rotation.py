@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from integrations.audit.models import AuditEntry
 from integrations.models import ApiKey, DixaConnection, DixaDeliveryLog, SigningSecret
 from integrations.selectors.dixa import dixa_subscription_findings, dixa_subscription_problems
 from integrations.services import dixa_monitor, dixa_rotate
@@ -204,3 +205,32 @@ def test_a_healthy_subscription_raises_no_alert(fake_dixa, connected):
     # then
     assert dixa_subscription_problems(connected) == []
     assert list(dixa_subscription_findings(now=timezone.now())) == []
+
+
+def test_what_connect_and_a_rotation_did_to_credentials_is_in_the_audit_trail(
+    fake_dixa, account, settings
+):
+    # given a mapped account with a Dixa token and nothing connected
+    settings.PUBLIC_URL = "https://relay.example.com"
+    IvrMappingFactory(account=account, queue_id=QUEUE_ID)
+    DixaConnection.objects.create(account=account, api_token="dixa-test-token")
+    # when Connect runs (as the admin's button has it run)
+    assert dixa_action_run(account_id=account.pk, action="connect").ok
+    # then the trail says which key it issued, the secret it kept, and that signatures count
+    connection = DixaConnection.objects.get(account=account)
+    entry = AuditEntry.objects.get(account=account, action="Dixa credentials")
+    assert entry.actor_label == "Dixa: Connect / repair"
+    assert f"relay key {connection.api_key.prefix}… issued" in entry.summary
+    assert f"signing secret '{connection.signing_secret.label}' kept" in entry.summary
+    assert "signatures required" in entry.summary
+    # when the key is rotated and the rotation finishes
+    old = connection.api_key
+    assert dixa_action_run(account_id=account.pk, action="key_rotate").ok
+    settings.DIXA_KEY_GRACE_SECONDS = 0
+    dixa_rotate.rotations_finish()
+    # then both steps are in the trail
+    rotated, finished = AuditEntry.objects.filter(
+        account=account, action="Dixa credentials"
+    ).order_by("pk")[1:]
+    assert rotated.actor_label == "Dixa: Rotate relay key" and "issued" in rotated.summary
+    assert finished.summary == f"relay key {old.prefix}… revoked"
