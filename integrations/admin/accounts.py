@@ -145,6 +145,11 @@ class ApiKeyAdmin(AccountScopedAdmin):
         readonly = tuple(super().get_readonly_fields(request, obj))
         return readonly + (("account",) if obj else ())
 
+    def has_delete_permission(self, request, obj=None):
+        # Revoke is the way out: the row stays as the record of what the key delivered, and
+        # a Dixa connection's key is replaced by rotating it, never by losing it.
+        return False
+
     @admin.display(description="state")
     def state(self, obj):
         return "active" if obj.is_active else "revoked"

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from integrations.models import Account, InboundEvent, RejectedDelivery
+from integrations.models import Account, ApiKey, InboundEvent, RejectedDelivery
 from ivr.models import SurveyTrigger
 from tests.integrations.test_admin_scoping import admin_url, make_tenant
 
@@ -110,3 +110,14 @@ def test_operators_with_change_permission_run_the_actions_on_read_only_records(
     page = operator.get(admin_url(SurveyTrigger, "change", trigger.pk)).content.decode()
     assert 'name="_save"' not in page
     assert operator.get(reverse("admin:ivr_surveytrigger_resend_since")).status_code == 200
+
+
+def test_an_api_key_is_revoked_never_deleted_even_by_a_superuser(admin_client, issued_key):
+    key = issued_key.api_key
+    assert admin_client.get(admin_url(ApiKey, "delete", key.pk)).status_code == 403
+    assert (
+        admin_client.post(admin_url(ApiKey, "delete", key.pk), {"post": "yes"}).status_code == 403
+    )
+    actions = actions_of(admin_client.get(admin_url(ApiKey, "changelist")))
+    assert "delete_selected" not in actions and "revoke" in actions
+    assert ApiKey.objects.filter(pk=key.pk).exists()
