@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.template.response import TemplateResponse
 
 CONFIRMED = "confirmed"
+LISTED = 20  # rows named on the page; the rest are counted
 
 
 def confirm_first(
@@ -26,7 +27,8 @@ def confirm_first(
             if request.POST.get(CONFIRMED) == "yes":
                 return action(modeladmin, request, queryset)
             selected = queryset.count()
-            touched = eligible(queryset).count() if eligible else selected
+            rows = eligible(queryset) if eligible else queryset
+            touched = rows.count() if eligible else selected
             context = {
                 **modeladmin.admin_site.each_context(request),
                 "title": f"{verb} {touched} of {selected} selected{after}?",
@@ -36,6 +38,8 @@ def confirm_first(
                 "selected": selected,
                 "touched": touched,
                 "left": selected - touched,
+                "listed": list(rows[:LISTED]),
+                "unlisted": max(0, touched - LISTED),
                 "action": request.POST.get("action", ""),
                 "select_across": request.POST.get("select_across", "0"),
                 "ids": request.POST.getlist(ACTION_CHECKBOX_NAME),

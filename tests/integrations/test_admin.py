@@ -150,6 +150,9 @@ def test_reprocessing_through_one_handler_says_so_before_it_runs(admin_client, a
     text = page.content.decode()
     assert "<title>Reprocess 1 of 1 selected through the survey handler only?" in text
     assert 'value="Reprocess 1 through the survey handler only"' in text
+    # and it names the events it will change, each a link to its page
+    event_page = reverse("admin:integrations_inboundevent_change", args=[event.pk])
+    assert f'<li><a href="{event_page}">{event}</a></li>' in text
 
 
 def test_event_and_rejection_pages_render_the_raw_body(admin_client, account):
