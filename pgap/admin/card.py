@@ -7,13 +7,12 @@ import logging
 
 from csp.decorators import csp_update
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from integrations.admin.scoping import AccountScopedAdmin
 from pgap.api.card import CardInputSerializer
@@ -126,7 +125,7 @@ class CardSetupAdmin(AccountScopedAdmin):
         return [
             path(
                 "<path:object_id>/issue-key/",
-                view(require_POST(self.issue_key_view)),
+                view(self.issue_key_view),
                 name=f"{info}_issue_key",
             ),
             path("<path:object_id>/test/", view(self.test_view), name=f"{info}_test"),
@@ -161,6 +160,14 @@ class CardSetupAdmin(AccountScopedAdmin):
 
     def issue_key_view(self, request, object_id):
         setup = self._setup(request, object_id)
+        change_url = reverse("admin:pgap_cardsetup_change", args=[setup.pk])
+        if request.method != "POST":  # back to the key page, or reloaded: it was shown once
+            self.message_user(
+                request,
+                "A card key is shown once, when it is issued; issue another to see a new one.",
+                messages.INFO,
+            )
+            return HttpResponseRedirect(change_url)
         if not self._can_issue_key(request, setup):
             raise PermissionDenied
         issued = card_key_issue(setup=setup)
@@ -178,7 +185,7 @@ class CardSetupAdmin(AccountScopedAdmin):
             "title": f"Card key for {setup.account}",
             "plaintext": issued.plaintext,
             "issued_at": timezone.now(),
-            "change_url": reverse("admin:pgap_cardsetup_change", args=[setup.pk]),
+            "change_url": change_url,
         }
         return TemplateResponse(request, "pgap/card/admin/key_issued.html", context)
 

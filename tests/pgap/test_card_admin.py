@@ -69,7 +69,7 @@ def test_a_card_key_is_issued_from_the_page_shown_once_and_works(staff, mine, cl
     # when the admin issues the card's key
     page = staff.post(url("issue_key", mine))
     # then the page shows it once, ready to copy as Basic's password
-    assert page.status_code == 200
+    assert page.status_code == 200 and "no-store" in page["Cache-Control"]  # admin_view's
     key = page.context["plaintext"]
     assert f'<pre id="card-key" class="card-key">{key}</pre>' in page.content.decode()
     mine.refresh_from_db()
@@ -77,6 +77,11 @@ def test_a_card_key_is_issued_from_the_page_shown_once_and_works(staff, mine, cl
     assert ApiKey.objects.get(pk=mine.api_key.pk).key_hash != key  # stored hashed
     # and the setup page names it by its prefix only
     assert key not in staff.get(url("change", mine)).content.decode()
+    # and coming back to the key's address leads to the setup page, saying why
+    back = staff.get(url("issue_key", mine), follow=True)
+    assert back.redirect_chain == [(url("change", mine), 302)]
+    assert "A card key is shown once" in back.content.decode()
+    assert key not in back.content.decode()
     # and the issue is in the admin's history
     entry = LogEntry.objects.get(object_id=str(mine.pk))
     assert "Issued the card key" in entry.get_change_message()
@@ -90,7 +95,7 @@ def test_a_card_key_is_issued_from_the_page_shown_once_and_works(staff, mine, cl
 
 def test_issuing_a_key_needs_a_post_and_the_right_to_add_api_keys(client, staff_user_factory, mine):
     client.force_login(staff_user_factory("bo", mine.account, perms=["change_cardsetup"]))
-    assert client.get(url("issue_key", mine)).status_code == 405
+    assert client.get(url("issue_key", mine)).status_code == 302  # to the setup page
     assert client.post(url("issue_key", mine)).status_code == 403
     assert 'id="card-issue-key"' not in client.get(url("change", mine)).content.decode()
     assert not ApiKey.objects.exists()
