@@ -1,9 +1,12 @@
 """P-GAP admin: an account's setup, and the check of its Dixa attribute."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
 
 from integrations import crypto
 from integrations.admin.forms import SecretFieldsForm
@@ -44,6 +47,7 @@ class PgapSetupAdmin(AccountScopedAdmin):
     list_select_related = ("account",)
     filter_horizontal = ("mappings",)
     actions = ["check_against_dixa"]
+    change_form_template = "admin/pgap/pgapsetup/change_form.html"
     fieldsets = (
         (None, {"fields": ("account", "enabled")}),
         (
@@ -58,7 +62,8 @@ class PgapSetupAdmin(AccountScopedAdmin):
         (
             "Check against Dixa",
             {
-                "description": "Run the action “Check against Dixa” from the list.",
+                "description": "“Check against Dixa” above asks Dixa afresh (also a list "
+                "action, for several accounts at once).",
                 "fields": ("check_result", "attribute_id", "checked_at"),
             },
         ),
@@ -114,6 +119,24 @@ class PgapSetupAdmin(AccountScopedAdmin):
         return format_html(
             "<table><tr><th>point</th><th>found</th><th>fix in Dixa</th></tr>{}</table>", rows
         )
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/check/",
+                self.admin_site.admin_view(require_POST(self.check_view)),
+                name="pgap_pgapsetup_check",
+            ),
+            *super().get_urls(),
+        ]
+
+    def check_view(self, request, object_id):
+        """The page's Check against Dixa button: the list action, for this setup."""
+        setup = self.get_object(request, object_id)  # scoped to the user's accounts
+        if setup is None or not self.has_change_permission(request, setup):
+            raise PermissionDenied
+        self.check_against_dixa(request, PgapSetup.objects.filter(pk=setup.pk))
+        return redirect("admin:pgap_pgapsetup_change", setup.pk)
 
     @admin.action(description="Check against Dixa", permissions=["change"])
     def check_against_dixa(self, request, queryset):

@@ -249,6 +249,23 @@ def test_the_check_action_shows_each_problem_with_its_fix(admin_client, fake_dix
     assert "fix in Dixa" in change.content.decode()
 
 
+def test_the_setup_page_checks_against_dixa_itself(admin_client, fake_dixa, client):
+    setup = PgapSetupFactory()
+    change = reverse("admin:pgap_pgapsetup_change", args=[setup.pk])
+    check = reverse("admin:pgap_pgapsetup_check", args=[setup.pk])
+    assert f'action="{check}"' in admin_client.get(change).content.decode()
+    # when the admin presses the page's button
+    response = admin_client.post(check, follow=True)
+    # then the check ran and the page says so
+    assert response.redirect_chain == [(change, 302)]
+    assert f"{setup.attribute_identifier} passed the check" in response.content.decode()
+    setup.refresh_from_db()
+    assert setup.check_passed
+    # and it takes a POST from someone who may change the setup
+    assert admin_client.get(check).status_code == 405
+    assert client.post(check).status_code == 302  # not logged in: to the login page
+
+
 def test_the_admin_keeps_the_token_and_forgets_the_check_when_the_identifier_changes(
     admin_client, fake_dixa
 ):
