@@ -1,12 +1,11 @@
 from functools import partial
 
-from django import forms
 from django.contrib import admin
-from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.db.models import Exists, OuterRef, Q
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from integrations import crypto
@@ -15,7 +14,7 @@ from integrations.admin.confirm import confirm_first
 from integrations.admin.events import RecordAdmin, pretty_json
 from integrations.admin.filters import recent_filter, status_class_filter
 from integrations.admin.paginator import CappedPaginator
-from integrations.admin.scoping import AccountScopedAdmin, visible_accounts
+from integrations.admin.scoping import AccountScopedAdmin
 from integrations.admin.search import ExactSearchMixin
 from integrations.audit.services import audit_record
 from integrations.services.dixa_sync import subscription_sync_request
@@ -25,10 +24,19 @@ from ivr.admin_options import (
     mapping_options_view,
     mapping_test_connection_view,
 )
+from ivr.admin_resend import resend_since_view
 from ivr.forms import IvrMappingForm
 from ivr.models import DeliveryAttempt, IvrMapping, NpsTodayDelivery, SurveyTrigger
 from ivr.selectors import mappings_with_recent_counts
 from ivr.services import operations
+
+
+def surveys_done(count: int, done: str) -> str:
+    """ "1 survey resent", "3 surveys resent"."""
+    return ngettext("%(count)d survey %(done)s", "%(count)d surveys %(done)s", count) % {
+        "count": count,
+        "done": done,
+    }
 
 
 @admin.register(IvrMapping)
@@ -93,6 +101,17 @@ class IvrMappingAdmin(columns.WideListMixin, AccountScopedAdmin):
     def get_queryset(self, request):
         return mappings_with_recent_counts(super().get_queryset(request))
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets  # the form's pickers show the stored names beside the ids
+        # Read-only: the ids with their stored names.
+        shown = {"queue_id": "queue_with_name", "campaign_id": "campaign_with_name"}
+        return [
+            (title, {**options, "fields": tuple(shown.get(f, f) for f in options["fields"])})
+            for title, options in fieldsets
+        ]
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if not change or {"queue_id", "enabled"} & set(form.changed_data):
@@ -115,6 +134,14 @@ class IvrMappingAdmin(columns.WideListMixin, AccountScopedAdmin):
     @admin.display(description="queue", ordering="queue_id")
     def queue(self, obj):
         return obj.queue_name or obj.queue_id
+
+    @admin.display(description="Dixa queue")
+    def queue_with_name(self, obj):
+        return f"{obj.queue_id} · {obj.queue_name}" if obj.queue_name else obj.queue_id
+
+    @admin.display(description="campaign in nps.today")
+    def campaign_with_name(self, obj):
+        return self.campaign(obj)
 
     @admin.display(description="delivered 24 h", ordering="delivered_24h")
     def delivered_24h(self, obj):
@@ -139,10 +166,10 @@ class IvrMappingAdmin(columns.WideListMixin, AccountScopedAdmin):
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
-    ordering = ("created_at", "pk")  # a resend numbers its tries from 1 again
+    ordering = ("created_at", "pk")  # in the order made: a resend numbers its tries from 1 again
     can_delete = False
     fields = (
-        "number",
+        "try_number",
         "created_at",
         "outcome",
         "response_status_code",
@@ -159,12 +186,19 @@ class DeliveryAttemptInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        earlier = DeliveryAttempt.objects.filter(trigger_id=OuterRef("trigger_id")).filter(
+            Q(created_at__lt=OuterRef("created_at"))
+            | Q(created_at=OuterRef("created_at"), pk__lt=OuterRef("pk"))
+        )
+        return super().get_queryset(request).annotate(after_earlier=Exists(earlier))
 
-class ResendSinceForm(forms.Form):
-    since = forms.SplitDateTimeField(
-        widget=admin.widgets.AdminSplitDateTime,
-        help_text="Dead letters that failed at or after this time (UTC).",
-    )
+    @admin.display(description="try")
+    def try_number(self, obj):
+        """Tries read 1, 2, 3, 1 after a resend: the restart is marked."""
+        if obj.number == 1 and getattr(obj, "after_earlier", False):
+            return format_html("{} <small>(resent)</small>", obj.number)
+        return obj.number
 
 
 @admin.register(SurveyTrigger)
@@ -233,7 +267,7 @@ class SurveyTriggerAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
         extra = [
             path(
                 "resend-dead-letters/",
-                self.admin_site.admin_view(self.resend_since_view),
+                self.admin_site.admin_view(partial(resend_since_view, self)),
                 name="ivr_surveytrigger_resend_since",
             ),
             path(
@@ -243,41 +277,6 @@ class SurveyTriggerAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
             ),
         ]
         return extra + super().get_urls()
-
-    def resend_since_view(self, request):
-        if not self.has_operate_permission(request):
-            return redirect("admin:index")
-        form = ResendSinceForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            since = form.cleaned_data["since"]
-            dead = self.get_queryset(request).filter(
-                status=SurveyTrigger.Status.FAILED, finished_at__gte=since
-            )
-            targets = list(dead.values_list("pk", flat=True))
-            count = operations.survey_triggers_resend_failed_since(
-                accounts=visible_accounts(request.user),
-                since=since,
-                by=request.user.get_username(),
-            )
-            audit_record(
-                actor=request.user,
-                action="survey resend since",
-                objects=SurveyTrigger.objects.filter(pk__in=targets),
-                summary=f"Resend the dead letters that failed since {since:%Y-%m-%d %H:%M} UTC",
-                result=f"{count} resent",
-            )
-            self.message_user(request, f"{count} dead letter(s) resent")
-            return redirect(reverse("admin:ivr_surveytrigger_changelist"))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Resend dead letters",
-            "form": form,
-            "opts": self.model._meta,
-            "dead_letters": self.get_queryset(request)
-            .filter(status=SurveyTrigger.Status.FAILED)
-            .count(),
-        }
-        return TemplateResponse(request, "admin/ivr/surveytrigger/resend_since.html", context)
 
     @admin.display(description="created", ordering="created_at")
     def created(self, obj):
@@ -314,7 +313,7 @@ class SurveyTriggerAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
             summary=f"Retry {len(queryset)} selected survey(s) now",
             result=f"{count} queued now (only pending surveys are retried)",
         )
-        self.message_user(request, f"{count} trigger(s) queued now")
+        self.message_user(request, surveys_done(count, "queued now"))
 
     @admin.action(description="Cancel selected", permissions=["operate"])
     @confirm_first("Cancel", eligible=lambda rows: rows.filter(status__in=operations.CANCELLABLE))
@@ -327,7 +326,7 @@ class SurveyTriggerAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
             summary=f"Cancel {len(queryset)} selected survey(s)",
             result=f"{count} cancelled (only pending and held surveys are cancelled)",
         )
-        self.message_user(request, f"{count} trigger(s) cancelled")
+        self.message_user(request, surveys_done(count, "cancelled"))
 
     @admin.action(description="Resend selected dead letters", permissions=["operate"])
     @confirm_first("Resend", eligible=lambda rows: rows.filter(status__in=operations.RESENDABLE))
@@ -340,7 +339,7 @@ class SurveyTriggerAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
             summary=f"Resend {len(queryset)} selected survey(s)",
             result=f"{count} resent (only dead letters and cancelled surveys are resent)",
         )
-        self.message_user(request, f"{count} trigger(s) resent")
+        self.message_user(request, surveys_done(count, "resent"))
 
 
 @admin.register(NpsTodayDelivery)

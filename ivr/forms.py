@@ -6,6 +6,7 @@ stops the save; an API that does not answer stops it too unless "Save anyway" is
 A failed save shows everything as typed, the token included."""
 
 from django import forms
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
@@ -49,11 +50,20 @@ class PickerInput(forms.TextInput):
     def __init__(self, *, kind: str, label: str, attrs=None):
         super().__init__(attrs={"autocomplete": "off", **(attrs or {})})
         self.kind, self.label = kind, label
+        self.stored = ("", "")  # the stored (id, name), shown beside the id while it is the one
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
         url = reverse("admin:ivr_ivrmapping_options", args=[self.kind])
-        context["widget"].update(kind=self.kind, load_label=self.label, options_url=url)
+        stored_id, stored_name = self.stored
+        shown = stored_name if stored_id and str(value or "") == stored_id else ""
+        context["widget"].update(
+            kind=self.kind,
+            load_label=self.label,
+            options_url=url,
+            stored_id=stored_id,
+            stored_name=shown,
+        )
         return context
 
 
@@ -91,9 +101,20 @@ class IvrMappingForm(SecretFieldsForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk and "queue_id" in self.fields:
+        mapping = self.instance
+        if mapping.pk and "queue_id" in self.fields:
             # "Load queues" may use the stored token when none is typed.
-            self.fields["queue_id"].widget.attrs["data-mapping"] = self.instance.pk
+            queue = self.fields["queue_id"]
+            queue.widget.attrs["data-mapping"] = mapping.pk
+            queue.widget.stored = (mapping.queue_id, mapping.queue_name)
+            if mapping.dixa_api_token:
+                queue.help_text = (
+                    "“Load queues” lists Dixa's queues for the stored token (or for a new "
+                    "one typed above)."
+                )
+        if mapping.pk and "campaign_id" in self.fields:
+            campaign = self.fields["campaign_id"]
+            campaign.widget.stored = (str(mapping.campaign_id), mapping.campaign_name)
         token = self.fields.get("dixa_api_token")
         if token is not None and self.is_bound:
             # Show what was typed again after a failed save (never the stored token).
@@ -153,3 +174,21 @@ class IvrMappingForm(SecretFieldsForm):
             "campaign_id": cleaned.get("campaign_id"),
         }
         return any(before.get(name) != value for name, value in after.items())
+
+
+class ResendSinceForm(forms.Form):
+    """The moment of "Resend dead letters since…", typed or picked (the admin's calendar and
+    clock); read in UTC, the site's time zone."""
+
+    since = forms.SplitDateTimeField(
+        label="Failed since",
+        widget=AdminSplitDateTime,
+        help_text="Date as YYYY-MM-DD, time as HH:MM on a 24-hour clock (UTC): the dead "
+        "letters that failed at or after it.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        date, time = self.fields["since"].widget.widgets
+        date.attrs["placeholder"] = "YYYY-MM-DD"
+        time.attrs["placeholder"] = "HH:MM"

@@ -80,18 +80,68 @@ def test_trigger_page_shows_attempts_and_the_actions_work(admin_client):
 def test_bulk_resend_of_dead_letters_since_a_time(admin_client):
     from integrations.services.processing import inbound_event_process
 
+    # given two dead letters
     mapping = IvrMappingFactory(once_per_conversation=False)
     for _ in range(2):
         inbound_event_process(event_pk=stored_event(mapping.account).pk)
     SurveyTrigger.objects.update(status="failed", finished_at=timezone.now())
     url = reverse("admin:ivr_surveytrigger_resend_since")
-    assert "2 dead letter(s)" in admin_client.get(url).content.decode()
-    since = timezone.now() - timedelta(hours=1)
-    response = admin_client.post(
-        url, {"since_0": since.strftime("%Y-%m-%d"), "since_1": since.strftime("%H:%M:%S")}
-    )
-    assert response.status_code == 302
+    assert "2 dead letters in the accounts you can see" in admin_client.get(url).content.decode()
+    since = (timezone.now() - timedelta(hours=1)).replace(second=0, microsecond=0)
+    typed = {"since_0": since.strftime("%Y-%m-%d"), "since_1": since.strftime("%H:%M")}
+    moment = since.strftime("%Y-%m-%d %H:%M UTC")
+
+    # when the form is submitted
+    preview = admin_client.post(url, typed)
+
+    # then the page says how many and since when, and nothing is resent yet
+    assert preview.status_code == 200
+    text = preview.content.decode()
+    assert "<strong>2</strong> dead letters" in text and f"<strong>{moment}</strong>" in text
+    assert 'value="Resend 2 dead letters"' in text
+    assert SurveyTrigger.objects.filter(status="failed").count() == 2
+
+    # when the page's own form confirms
+    form = dict(re.findall(r'name="(since_0|since_1|confirmed)" value="([^"]*)"', text))
+    done = admin_client.post(url, form, follow=True)
+
+    # then both are resent, and the message names the moment
+    assert done.redirect_chain[-1][0] == reverse("admin:ivr_surveytrigger_changelist")
+    assert f"2 dead letters resent (failed since {moment})." in done.content.decode()
     assert SurveyTrigger.objects.filter(status="pending").count() == 2
+
+
+def test_resend_since_with_nothing_to_resend_offers_no_button(admin_client):
+    # given one dead letter that failed two days ago
+    dead = SurveyTriggerFactory(status=SurveyTrigger.Status.FAILED)
+    SurveyTrigger.objects.filter(pk=dead.pk).update(finished_at=timezone.now() - timedelta(days=2))
+    url = reverse("admin:ivr_surveytrigger_resend_since")
+    # when the moment chosen is yesterday at 16:00
+    day = (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%d")
+    text = admin_client.post(url, {"since_0": day, "since_1": "16:00"}).content.decode()
+    # then the page says none failed since then, and cannot resend
+    assert "<strong>0</strong> dead letters" in text and f"{day} 16:00 UTC" in text
+    assert 'value="Resend 0 dead letters" disabled' in text
+    dead.refresh_from_db()
+    assert dead.status == SurveyTrigger.Status.FAILED
+
+
+def test_resend_since_refuses_a_us_date_and_says_the_format(admin_client):
+    url = reverse("admin:ivr_surveytrigger_resend_since")
+    page = admin_client.get(url).content.decode()
+    assert "YYYY-MM-DD" in page and "HH:MM" in page
+    refused = admin_client.post(url, {"since_0": "07/12/2026", "since_1": "4:00 PM"})
+    assert "Enter a valid date." in refused.content.decode()
+    assert "Enter a valid time." in refused.content.decode()
+
+
+def test_resend_since_loads_the_admin_scripts_the_pickers_need(admin_client):
+    # The calendar and clock (DateTimeShortcuts.js) call core.js's quickElement once the
+    # page has loaded, and read their strings from jsi18n.
+    page = admin_client.get(reverse("admin:ivr_surveytrigger_resend_since")).content.decode()
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    for needed in ("admin/js/core.js", "/jsi18n/", "admin/js/admin/DateTimeShortcuts.js"):
+        assert any(src.endswith(needed) for src in scripts), (needed, scripts)
 
 
 def test_disabled_key_is_shown_with_its_reason_and_can_be_reenabled(admin_client):
@@ -172,6 +222,73 @@ def test_a_bulk_action_says_how_many_it_will_change_before_it_runs(admin_client)
     form = dict(re.findall(r'name="(action|select_across|index|confirmed)" value="([^"]*)"', text))
     ids = re.findall(r'name="_selected_action" value="(\d+)"', text)
     done = admin_client.post(changelist, {**form, "_selected_action": ids}, follow=True)
-    assert "1 trigger(s) resent" in done.content.decode()
+    assert "1 survey resent" in done.content.decode()
     dead.refresh_from_db()
     assert dead.status == SurveyTrigger.Status.PENDING
+
+
+def test_the_mapping_page_shows_the_stored_names_beside_the_ids(admin_client, client):
+    # given a mapping saved with its queue's and campaign's names and a token
+    mapping = IvrMappingFactory(queue_name="Mail - General", campaign_name="Support NPS")
+    url = reverse("admin:ivr_ivrmapping_change", args=[mapping.pk])
+
+    # when an account admin opens it
+    page = admin_client.get(url).content.decode()
+
+    # then the names are beside the ids, and the help says the stored token is used
+    assert re.search(r'class="relay-picker-current" data-id="[^"]+">Mail - General<', page)
+    assert re.search(r'class="relay-picker-current" data-id="7232">Support NPS<', page)
+    assert "Type the token above" not in page
+    assert "“Load queues” lists Dixa's queues for the stored token" in page
+
+
+def test_a_read_only_mapping_page_shows_the_names_too(client, staff_user_factory):
+    mapping = IvrMappingFactory(queue_name="Mail - General", campaign_name="Support NPS")
+    client.force_login(staff_user_factory("ops", mapping.account, perms=["view_ivrmapping"]))
+    page = client.get(reverse("admin:ivr_ivrmapping_change", args=[mapping.pk])).content.decode()
+    assert f"{mapping.queue_id} · Mail - General" in page
+    assert "7232 · Support NPS" in page
+
+
+def test_a_new_mapping_still_asks_for_the_token_first(admin_client):
+    page = admin_client.get(ADD).content.decode()
+    assert "Type the token above, then “Load queues”" in page
+    assert "relay-picker-current" not in page
+
+
+def test_the_mappings_list_filters_by_the_users_accounts(client, staff_user_factory):
+    # given an operator of two accounts, and a third account they do not work on
+    mine, also = IvrMappingFactory(name="Mine"), IvrMappingFactory(name="Also mine")
+    theirs = IvrMappingFactory(name="Theirs")
+    user = staff_user_factory("ann", mine.account, also.account, perms=["view_ivrmapping"])
+    client.force_login(user)
+    url = reverse("admin:ivr_ivrmapping_changelist")
+
+    # when the list is shown
+    response = client.get(url)
+
+    # then an Account filter offers their two accounts only, and filters by them
+    [spec] = [f for f in response.context["cl"].filter_specs if f.title == "account"]
+    assert {label for _, label in spec.lookup_choices} == {str(mine.account), str(also.account)}
+    assert str(theirs.account) not in response.content.decode()
+    only = client.get(url, {"account__id__exact": also.account_id}).context["cl"].result_list
+    assert list(only) == [also]
+
+
+def test_the_dashboard_links_the_customer_lookup(admin_client, client, staff_user_factory):
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert f'action="{reverse("admin:ivr_customer_lookup")}"' in page
+    # not for a user who cannot see surveys
+    client.force_login(staff_user_factory("eve", AccountFactory()))
+    assert 'id="relay-lookup"' not in client.get(reverse("admin:index")).content.decode()
+
+
+@pytest.mark.parametrize(("count", "message"), [(1, "1 survey resent"), (3, "3 surveys resent")])
+def test_the_resend_message_reads_properly(admin_client, count, message):
+    dead = [SurveyTriggerFactory(status=SurveyTrigger.Status.FAILED) for _ in range(count)]
+    response = admin_client.post(
+        reverse("admin:ivr_surveytrigger_changelist"),
+        {"action": "resend", "confirmed": "yes", "_selected_action": [t.pk for t in dead]},
+        follow=True,
+    )
+    assert message in [str(m) for m in response.context["messages"]]

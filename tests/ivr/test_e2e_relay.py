@@ -228,6 +228,16 @@ def test_retry_schedule_dead_letter_and_bulk_resend_from_the_admin(relay, tenant
                 "since_1": time.strftime("%H:%M:%S", since),
             },
         )
+        assert response.status_code == 200 and "Resend 1 dead letter" in response.text
+        response = client.post(  # the confirmation, as the preview's form sends it
+            url,
+            data={
+                "csrfmiddlewaretoken": token,
+                "since_0": time.strftime("%Y-%m-%d", since),
+                "since_1": time.strftime("%H:%M:%S", since),
+                "confirmed": "yes",
+            },
+        )
         assert response.status_code == 302
     # then it is delivered with the same guid
     delivered = trigger_reaches("delivered", pk=trigger.pk)

@@ -52,8 +52,20 @@
     const button = event.target.closest(".relay-picker-load");
     if (button) load(button.closest(".relay-picker"));
   });
+  // The stored name beside the id is shown only while the field holds that id.
+  function showStoredName(picker) {
+    const current = picker.querySelector(".relay-picker-current");
+    if (current) current.hidden = !current.textContent || picker.querySelector("input").value !== current.dataset.id;
+  }
+
   document.addEventListener("change", (event) => {
     const list = event.target.closest(".relay-picker-choices");
-    if (list && list.value) list.closest(".relay-picker").querySelector("input").value = list.value;
+    const picker = event.target.closest(".relay-picker");
+    if (list && list.value) picker.querySelector("input").value = list.value;
+    if (picker) showStoredName(picker);
+  });
+  document.addEventListener("input", (event) => {
+    const picker = event.target.closest(".relay-picker");
+    if (picker) showStoredName(picker);
   });
 })();
