@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 
 from integrations.admin.scoping import visible_accounts
-from integrations.admin.search import as_csid, as_email, as_phone, as_uuid
+from integrations.admin.search import as_csid, as_email, as_uuid, phone_forms
 from integrations.models import HandlerRun, InboundEvent
 from ivr.models import DeliveryAttempt, IvrMapping, SurveyTrigger
 
@@ -50,8 +50,8 @@ def _kind(term: str) -> tuple[str, object]:
         value = parse(term)
         if value is not None:
             return kind, value
-    phone = as_phone(term)
-    return ("phone", phone) if phone else ("", None)
+    phones = phone_forms(term)
+    return ("phone", phones) if phones else ("", None)
 
 
 def _event_filter(kind: str, value, accounts: list[int]) -> Q | None:
@@ -59,10 +59,10 @@ def _event_filter(kind: str, value, accounts: list[int]) -> Q | None:
     if kind == "email":
         return scope & Q(requester_email=value)
     if kind == "phone":
-        return scope & Q(requester_phone=value)
+        return scope & Q(requester_phone__in=value)
     if kind == "csid":
-        # A number may also be a phone typed without its +.
-        return scope & (Q(csid=value) | Q(requester_phone=str(value)))
+        # A number may also be a phone typed without its + (stored as Dixa sent it, with one).
+        return scope & (Q(csid=value) | Q(requester_phone__in=phone_forms(str(value)) or []))
     if kind == "guid":
         survey = (
             SurveyTrigger.objects.filter(account_id__in=accounts, guid=value)
@@ -122,9 +122,12 @@ def _attach(closes: list[Close]) -> None:
     for attempt in (
         DeliveryAttempt.objects.filter(trigger__in=surveys)
         .only("trigger_id", "number", "created_at", "outcome", "response_status_code", "error")
-        .order_by("trigger_id", "number")
+        # In the order made: a resend numbers its tries from 1 again (1, 2, 3, 1).
+        .order_by("trigger_id", "created_at", "pk")
     ):
-        tries[attempt.trigger_id].append(attempt)
+        earlier = tries[attempt.trigger_id]
+        attempt.restarted = attempt.number == 1 and bool(earlier)
+        earlier.append(attempt)
     for survey in surveys:
         survey.tries = tries[survey.pk]
         by_event[survey.inbound_event_id].surveys.append(survey)

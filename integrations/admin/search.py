@@ -1,6 +1,8 @@
 """Searches that use indexes. Django's `=field` search compares UPPER(column::text) and a
 plain one runs `UPPER(column) LIKE '%…%'`: both read every row. Here the term is recognised
-(a number, a UUID, an email, a phone) and looked up exactly on the indexed columns."""
+(a number, a UUID, an email, a phone) and looked up exactly on the indexed columns. A phone
+is looked up as typed and with its `+` (or without it): Dixa sends "+4520304050", people
+type "4520304050"; both forms are exact, so the column's index still answers."""
 
 import re
 import uuid
@@ -33,6 +35,16 @@ def as_phone(term: str) -> str | None:
     return term.replace(" ", "") if PHONE.match(term) else None
 
 
+def phone_forms(term: str) -> list[str] | None:
+    """The phone as typed (spaces dropped) with and without its leading `+`, the form Dixa
+    sends first: "45 20 30 40 50" → ["+4520304050", "4520304050"]."""
+    phone = as_phone(term)
+    if phone is None:
+        return None
+    digits = phone.removeprefix("+")
+    return [f"+{digits}", digits]
+
+
 def exact_term_filter(term: str, fields: dict[str, str]) -> Q | None:
     """Q matching `term` exactly on whichever of `fields` it can be; `fields` maps a kind
     ("csid", "uuid", "email", "phone", "text") to a column. None: the term fits none."""
@@ -40,13 +52,15 @@ def exact_term_filter(term: str, fields: dict[str, str]) -> Q | None:
         "csid": as_csid,
         "uuid": as_uuid,
         "email": as_email,
-        "phone": as_phone,
+        "phone": phone_forms,
         "text": lambda t: t,
     }
     found = Q()
     for kind, column in fields.items():
         value = parsers[kind](term)
-        if value is not None:
+        if isinstance(value, list):
+            found |= Q(**{f"{column}__in": value})
+        elif value is not None:
             found |= Q(**{column: value})
     return found or None
 

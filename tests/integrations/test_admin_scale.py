@@ -111,6 +111,25 @@ def test_search_finds_surveys_by_guid_csid_email_and_phone(admin_client):
         assert shown == [trigger], term
 
 
+@pytest.mark.parametrize("term", ["4520304050", "45 20 30 40 50", "+4520304050"])
+def test_a_phone_typed_with_or_without_its_plus_finds_events_and_surveys(
+    admin_client, account, term
+):
+    # given Jane's close (Dixa sends her phone as +4520304050) and her survey
+    from tests.ivr.helpers import stored_event
+
+    jane = stored_event(account, csid=31337)
+    survey = SurveyTriggerFactory(csid=5150, respondent_phone="+4520304050")
+    SurveyTriggerFactory(csid=5151, respondent_phone="+4599999999")
+    for url, expected in ((EVENTS, jane), (SURVEYS, survey)):
+        # when an admin searches for her phone as people type it
+        sql = " ".join(_queries(admin_client, f"{url}?q={term.replace(' ', '+')}"))
+        shown = list(admin_client.get(url, {"q": term}).context["cl"].result_list)
+        # then she is found, by an exact comparison on the column (no LIKE, no UPPER)
+        assert shown == [expected], (url, term)
+        assert "LIKE" not in sql.upper() and "UPPER(" not in sql.upper()
+
+
 def test_the_received_filter_keeps_recent_events(admin_client, account):
     old = InboundEventFactory(account=account)
     InboundEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(days=9))

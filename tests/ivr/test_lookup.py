@@ -2,12 +2,14 @@
 received → mapping → rule outcome → survey → tries → delivered, for the user's accounts only,
 in the same few queries whatever the tables hold."""
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -73,11 +75,57 @@ def test_a_delivered_survey_shows_its_whole_chain(admin_user):
     assert chain.surveys[0].status == "delivered"
 
 
-@pytest.mark.parametrize("term", ["+4520304050", "294566"])
+@pytest.mark.parametrize(
+    "term", ["+4520304050", "294566", "4520304050", "45 20 30 40 50", "+45 20 30 40 50"]
+)
 def test_phone_and_csid_find_the_same_close(admin_user, term):
+    # A phone typed without its + finds the close Dixa sent with one.
     mapping = IvrMappingFactory()
     event = close(mapping.account, csid=294566)
     assert [c.event for c in customer_lookup(user=admin_user, term=term).closes] == [event]
+
+
+def test_tries_are_listed_in_the_order_made_and_a_resend_is_marked(admin_client, admin_user):
+    # given a survey tried at 16:46:28 and 16:46:33, then resent and delivered at 16:47:51
+    # (its tries numbered 1, 2, then 1 again), the success recorded with a lower id
+    mapping = IvrMappingFactory()
+    event = close(mapping.account, csid=294566)
+    survey = SurveyTrigger.objects.get(inbound_event=event)
+    day = timezone.now().replace(hour=16, minute=46, second=0, microsecond=0)
+    made = [(1, 201, "success", 111), (1, 503, "retry", 28), (2, 503, "failed", 33)]
+    for number, code, outcome, second in made:
+        attempt = DeliveryAttempt.objects.create(
+            trigger=survey,
+            number=number,
+            request_url="https://nps.today/x",
+            request_body={},
+            response_status_code=code,
+            outcome=outcome,
+        )
+        at = day + timedelta(seconds=second)
+        DeliveryAttempt.objects.filter(pk=attempt.pk).update(created_at=at)
+    SurveyTrigger.objects.filter(pk=survey.pk).update(status="delivered", attempt_count=1)
+
+    # when the customer is looked up
+    [chain] = customer_lookup(user=admin_user, term="jane@example.com").closes
+
+    # then the tries read in the order made, and the restart is marked
+    tries = chain.surveys[0].tries
+    assert [t.created_at.strftime("%H:%M:%S") for t in tries] == [
+        "16:46:28",
+        "16:46:33",
+        "16:47:51",
+    ]
+    assert [(t.number, t.restarted) for t in tries] == [(1, False), (2, False), (1, True)]
+    page = admin_client.get(LOOKUP, {"q": "jane@example.com"}).content.decode()
+    assert page.index("16:46:33") < page.index("resent: tries start again at 1")
+    assert page.index("resent: tries start again at 1") < page.index("16:47:51")
+    # and so does the survey's page
+    change = admin_client.get(reverse("admin:ivr_surveytrigger_change", args=[survey.pk]))
+    inline = change.content.decode()
+    assert inline.index("16:46:28") < inline.index("16:46:33") < inline.index("16:47:51")
+    assert inline.count("(resent)") == 1
+    assert inline.index("16:46:33") < inline.index("(resent)") < inline.index("16:47:51")
 
 
 def test_the_survey_guid_finds_its_close(admin_user):
