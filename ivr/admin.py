@@ -363,7 +363,7 @@ class NpsTodayDeliveryAdmin(AccountScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="nps.today key")
+    @admin.display(description="API key for nps.today")
     def key_state(self, obj):
         if obj.pk is None:
             return "-"

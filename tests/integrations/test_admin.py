@@ -247,6 +247,8 @@ def test_no_admin_page_capitalises_nps_today(admin_client):
         reverse("admin:pgap_responsehook_changelist"),
         reverse("admin:pgap_responsehook_add"),
         reverse("admin:pgap_responsehook_change", args=[hook.pk]),
+        reverse("admin:ivr_npstodaydelivery_changelist"),
+        reverse("admin:ivr_npstodaydelivery_change", args=[delivery.pk]),
     ]
     # when each is opened, then nps.today keeps its lower-case n (Django capitalises a
     # verbose name's first letter in labels, column headers and the app index)
