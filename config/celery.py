@@ -1,5 +1,4 @@
 import os
-import sys
 
 from celery import Celery
 from celery.signals import before_task_publish, task_postrun, task_prerun, worker_init
@@ -18,15 +17,6 @@ def _serve_worker_metrics(**kwargs):
     from integrations.metrics import worker_metrics_serve
 
     worker_metrics_serve()
-
-
-@worker_init.connect
-def _hand_over_sooner(**kwargs):
-    """A pool thread takes the consumer's message sooner (WORKER_SWITCH_INTERVAL_SECONDS)."""
-    from django.conf import settings
-
-    if settings.WORKER_SWITCH_INTERVAL_SECONDS > 0:
-        sys.setswitchinterval(settings.WORKER_SWITCH_INTERVAL_SECONDS)
 
 
 # Each task's lines carry its name, id and the id of the request that published it.

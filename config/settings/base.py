@@ -243,10 +243,6 @@ INBOUND_MAX_UNCLAIMED = env.int("INBOUND_MAX_UNCLAIMED", default=4)
 INBOUND_MAX_CLAIMS = env.int("INBOUND_MAX_CLAIMS", default=3)
 # After an enqueue fails (Redis down), a process stops trying for this long.
 ENQUEUE_BACKOFF_SECONDS = env.float("ENQUEUE_BACKOFF_SECONDS", default=5)
-# Celery workers run tasks on thread pools: a message the consumer thread hands to a pool
-# thread waits for the interpreter lock up to Python's switch interval (5 ms by default).
-# Shorter, a close reaches nps.today sooner (docs/operations.md); 0 keeps Python's own.
-WORKER_SWITCH_INTERVAL_SECONDS = env.float("WORKER_SWITCH_INTERVAL_SECONDS", default=0.0005)
 
 # --- Outside APIs and the relay ----------------------------------------------------------
 NPSTODAY_API_URL = env("NPSTODAY_API_URL", default="https://api.nps.today").rstrip("/")

@@ -1,7 +1,4 @@
-import sys
 from unittest import mock
-
-import pytest
 
 from integrations.services import queueing
 
@@ -28,19 +25,3 @@ def test_enqueue_passes_a_countdown_only_when_given():
         mock.call(args=(7,), retry=False),
         mock.call(args=(8,), retry=False, countdown=30),
     ]
-
-
-def test_a_worker_hands_messages_to_its_pool_threads_sooner(settings):
-    from config.celery import _hand_over_sooner
-
-    python_default = sys.getswitchinterval()
-    try:
-        settings.WORKER_SWITCH_INTERVAL_SECONDS = 0.0005
-        _hand_over_sooner()
-        assert sys.getswitchinterval() == pytest.approx(0.0005)
-        sys.setswitchinterval(python_default)
-        settings.WORKER_SWITCH_INTERVAL_SECONDS = 0  # the operator keeps Python's own
-        _hand_over_sooner()
-        assert sys.getswitchinterval() == python_default
-    finally:
-        sys.setswitchinterval(python_default)
