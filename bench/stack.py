@@ -18,7 +18,8 @@ from integrations import launcher
 ROOT = launcher.ROOT
 OUT = ROOT / "bench" / "out"
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/relay_bench")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+# Database 1: the test suite counts down from 15, one per pytest-xdist process.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
 ENCRYPTION_KEY = "bJt8n0xvYJm4gq4eW2V8d0cT6cQ7yH6k3m2d1N5r9aE="
 DB_NAME = PG_URL.rsplit("/", 1)[1]
 ADMIN_URL = PG_URL.rsplit("/", 1)[0] + "/postgres"  # statistics are read from here

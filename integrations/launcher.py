@@ -51,15 +51,25 @@ def http_worker(*, name: str = "http", concurrency: int = 32) -> list[str]:
     return worker(queues="surveys,dixa", hostname=f"{name}@%h", concurrency=concurrency)
 
 
+# Each http worker holds a PostgreSQL connection per thread (32): the default stops here.
+HTTP_WORKER_PROCESSES_DEFAULT_MAX = 4
+
+
 def http_worker_processes(*, sqlite: bool = False) -> int:
     """How many http workers to run: HTTP_WORKER_PROCESSES, else one per core this process
     may use (a worker's threads share one interpreter lock, so one process keeps one core
-    busy at most), or one on SQLite (it takes one write at a time: more would only wait)."""
+    busy at most) up to HTTP_WORKER_PROCESSES_DEFAULT_MAX, or one on SQLite (it takes one
+    write at a time: more would only wait). In a container limited to fewer CPUs than the
+    host has, set it: the core count here is the host's."""
     if os.environ.get("HTTP_WORKER_PROCESSES"):
-        return max(1, int(os.environ["HTTP_WORKER_PROCESSES"]))
+        value = os.environ["HTTP_WORKER_PROCESSES"]
+        if not value.isdigit():
+            raise ValueError(f"HTTP_WORKER_PROCESSES must be a whole number, not {value!r}")
+        return max(1, int(value))
     if sqlite:
         return 1
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(cores or 1, HTTP_WORKER_PROCESSES_DEFAULT_MAX)
 
 
 def beat(*, schedule: Path) -> list[str]:

@@ -44,6 +44,14 @@ def test_http_workers_run_one_per_core_as_make_run_does():
     assert "%h" in option(SERVICES["worker-http"]["command"], "--hostname")
 
 
+def test_postgresql_takes_a_connection_per_thread_of_every_process():
+    http = SERVICES["worker-http"]
+    threads = int(option(http["command"], "--concurrency")) * http["deploy"]["replicas"]
+    threads += 2 * 16 + int(option(SERVICES["worker-events"]["command"], "--concurrency"))
+    command = SERVICES["postgres"]["command"]
+    assert int(option(command, "-c").split("=")[1]) >= threads + 20  # dispatcher, beat, admin
+
+
 def test_the_web_runs_threaded_gunicorn_without_its_own_access_log():
     command = SERVICES["web"]["command"]
     assert option(command, "--worker-class") == "gthread"

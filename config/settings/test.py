@@ -38,6 +38,10 @@ if _xdist_worker:
     if _db < 0:
         raise ValueError(f"{_xdist_worker}: no Redis database below {TEST_REDIS_URL}")
     TEST_REDIS_URL = _redis._replace(path=f"/{_db}").geturl()
+# What the platform's own Redis users read (the rate limiter, health checks) stays off unless
+# a test points it at TEST_REDIS_URL, as CI runs: an exported REDIS_URL is shared by every
+# test process.
+REDIS_URL = ""
 SERVICES_MISSING: dict[str, str] = {}
 
 
