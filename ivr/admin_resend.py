@@ -4,13 +4,13 @@ exact moment read from the form; only the second, confirmed one resends."""
 
 from datetime import UTC, datetime
 
+from django.db import transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import ngettext
 
 from integrations.admin.confirm import CONFIRMED
-from integrations.admin.scoping import visible_accounts
 from integrations.audit.services import audit_record
 from ivr.forms import ResendSinceForm
 from ivr.models import SurveyTrigger
@@ -59,28 +59,28 @@ def resend_since_view(model_admin, request):
             count=count,
             moment=moment(since),
             since_date=local.strftime("%Y-%m-%d"),
-            since_time=local.strftime("%H:%M:%S"),
+            since_time=local.strftime("%H:%M:%S.%f"),
         )
         return TemplateResponse(request, TEMPLATE, context)
 
-    pks = list(targets.values_list("pk", flat=True))
-    count = operations.survey_triggers_resend_failed_since(
-        accounts=visible_accounts(request.user), since=since, by=request.user.get_username()
-    )
-    audit_record(
-        actor=request.user,
-        action="survey resend since",
-        objects=SurveyTrigger.objects.filter(pk__in=pks),
-        summary=f"Resend the dead letters that failed since {moment(since)}",
-        result=f"{count} resent",
-    )
-    model_admin.message_user(
-        request,
-        ngettext(
-            "%(count)d dead letter resent (failed since %(moment)s).",
-            "%(count)d dead letters resent (failed since %(moment)s).",
-            count,
+    with transaction.atomic():  # the rows resent are the rows audited: locked until then
+        pks = list(targets.select_for_update().values_list("pk", flat=True))
+        resent = SurveyTrigger.objects.filter(pk__in=pks)
+        count = operations.survey_triggers_resend(queryset=resent, by=request.user.get_username())
+        audit_record(
+            actor=request.user,
+            action="survey resend since",
+            objects=resent,
+            summary=f"Resend the dead letters that failed since {moment(since)}",
+            result=f"{count} resent",
         )
-        % {"count": count, "moment": moment(since)},
-    )
+    message = ngettext(
+        "%(count)d dead letter resent (failed since %(moment)s).",
+        "%(count)d dead letters resent (failed since %(moment)s).",
+        count,
+    ) % {"count": count, "moment": moment(since)}
+    previewed = request.POST.get("previewed", "")
+    if previewed.isdigit() and int(previewed) != count:
+        message += f" {previewed} were shown: the dead letters changed meanwhile."
+    model_admin.message_user(request, message)
     return redirect("admin:ivr_surveytrigger_changelist")

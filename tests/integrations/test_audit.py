@@ -72,7 +72,11 @@ def test_resending_dead_letters_since_a_time_is_audited(admin_client, tenant):
     since = timezone.now() - timedelta(hours=1)
     admin_client.post(
         reverse("admin:ivr_surveytrigger_resend_since"),
-        {"since_0": since.strftime("%Y-%m-%d"), "since_1": since.strftime("%H:%M:%S")},
+        {
+            "since_0": since.strftime("%Y-%m-%d"),
+            "since_1": since.strftime("%H:%M:%S"),
+            "confirmed": "yes",  # the second step: the first only shows how many
+        },
     )
     entry = AuditEntry.objects.get(action="survey resend since")
     assert entry.result == "1 resent"

@@ -111,6 +111,53 @@ def test_bulk_resend_of_dead_letters_since_a_time(admin_client):
     assert SurveyTrigger.objects.filter(status="pending").count() == 2
 
 
+def _resend_since(client, since) -> str:
+    """The preview page of "Resend dead letters since" `since`."""
+    url = reverse("admin:ivr_surveytrigger_resend_since")
+    typed = {"since_0": since.strftime("%Y-%m-%d"), "since_1": since.strftime("%H:%M")}
+    return client.post(url, typed).content.decode()
+
+
+def _confirm(client, preview: str):
+    url = reverse("admin:ivr_surveytrigger_resend_since")
+    names = "since_0|since_1|confirmed|previewed"
+    form = dict(re.findall(rf'name="({names})" value="([^"]*)"', preview))
+    return client.post(url, form, follow=True)
+
+
+def test_resend_since_resends_and_audits_the_same_rows_and_says_when_they_changed(admin_client):
+    from integrations.audit.models import AuditEntry
+
+    # given a dead letter, previewed
+    shown = SurveyTriggerFactory(status="failed", finished_at=timezone.now())
+    preview = _resend_since(admin_client, timezone.now() - timedelta(hours=1))
+    # when another fails before the admin confirms
+    late = SurveyTriggerFactory(mapping=shown.mapping, status="failed", finished_at=timezone.now())
+    done = _confirm(admin_client, preview)
+    # then both are resent, the message says the count changed, and the audit names both
+    assert "2 dead letters resent" in done.content.decode()
+    assert "1 were shown: the dead letters changed meanwhile." in done.content.decode()
+    entry = AuditEntry.objects.get(action="survey resend since")
+    assert entry.object_count == 2 and entry.result == "2 resent"
+    assert set(SurveyTrigger.objects.values_list("status", flat=True)) == {"pending"}
+    assert {shown.pk, late.pk} == set(SurveyTrigger.objects.values_list("pk", flat=True))
+
+
+def test_resend_since_by_staff_of_one_account_leaves_anothers_dead_letters(
+    client, staff_user_factory
+):
+    mine = SurveyTriggerFactory(status="failed", finished_at=timezone.now())
+    theirs = SurveyTriggerFactory(status="failed", finished_at=timezone.now())
+    perms = ["view_surveytrigger", "change_surveytrigger"]
+    client.force_login(staff_user_factory("ann", mine.account, perms=perms))
+    preview = _resend_since(client, timezone.now() - timedelta(hours=1))
+    assert "<strong>1</strong> dead letter" in preview
+    _confirm(client, preview)
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.status, theirs.status) == ("pending", "failed")
+
+
 def test_resend_since_with_nothing_to_resend_offers_no_button(admin_client):
     # given one dead letter that failed two days ago
     dead = SurveyTriggerFactory(status=SurveyTrigger.Status.FAILED)
