@@ -1,7 +1,9 @@
 """What a Dixa action did to an account's credentials, in the audit trail: relay keys issued
 and revoked, Dixa's secret keys kept and retired, signatures switched on. Worked out as the
 difference between the account's credentials before and after, so Connect, rotation,
-replacement, disconnect and the beat that finishes rotations are covered in one place."""
+replacement, disconnect and the beat that finishes rotations are covered in one place. A
+change someone else makes while the action runs (an admin revoking a key meanwhile) is
+credited to the action too; that admin's own entry records it as well."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager

@@ -11,7 +11,9 @@ meanwhile, so a retry Dixa still owes on the old subscription is accepted.
 """
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -142,24 +144,26 @@ def rotations_finish() -> int:
         "account", "api_key", "retiring_api_key", "retiring_secret"
     ).exclude(retiring_since=None)
     for connection in retiring:
-        with credentials_audited(connection.account, "Dixa: rotation finished"):
-            finished += _finish(connection, now)
+        step = _due_step(connection, now)
+        if step is not None:
+            with credentials_audited(connection.account, "Dixa: rotation finished"):
+                step()
+            finished += 1
     return finished
 
 
-def _finish(connection: DixaConnection, now) -> int:
+def _due_step(connection: DixaConnection, now) -> Callable[[], None] | None:
+    """What finishes this connection's rotation now, if anything does yet."""
     if connection.retiring_subscription_id:
         overlap = timedelta(seconds=settings.DIXA_SECRET_OVERLAP_SECONDS)
         if now - connection.retiring_since >= overlap:
-            _retire_subscription(connection)
-            return 1
-    elif _new_key_used(connection):
-        _retire_key(connection, "after Dixa used the new key")
-        return 1
-    elif now - connection.retiring_since >= timedelta(seconds=settings.DIXA_KEY_GRACE_SECONDS):
-        _retire_key(connection, "at the end of the grace period")
-        return 1
-    return 0
+            return partial(_retire_subscription, connection)
+        return None
+    if _new_key_used(connection):
+        return partial(_retire_key, connection, "after Dixa used the new key")
+    if now - connection.retiring_since >= timedelta(seconds=settings.DIXA_KEY_GRACE_SECONDS):
+        return partial(_retire_key, connection, "at the end of the grace period")
+    return None
 
 
 def _new_key_used(connection: DixaConnection) -> bool:
