@@ -49,6 +49,7 @@ from tests.integrations.factories import (
     InboundEventFactory,
     SigningSecretFactory,
 )
+from tests.integrations.test_admin_scoping import registered_admins
 from tests.ivr.factories import IvrMappingFactory, NpsTodayDeliveryFactory, SurveyTriggerFactory
 from tests.pgap.factories import (
     CoachingPeriodFactory,
@@ -64,7 +65,7 @@ PASSWORD = "correct horse battery staple"
 # Per admin view (about 30 of them), so that the module takes under 20 s. Hunting, run it
 # with 10 to 60 times as many: a NUL in the mapping's tags took about 1000 to find.
 EXAMPLES = 12
-ADMINS = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
+ADMINS = registered_admins()
 MISSING = object()  # an input left out of the POST
 AWKWARD = (
     "",
@@ -279,7 +280,7 @@ def awkward_value(field, current):
 
 def page(model, view: str, superuser, rows) -> tuple[str, dict[str, tuple[forms.Field, object]]]:
     """The URL of the add or change page, and the inputs a browser posts from it."""
-    model_admin = admin.site._registry[model]
+    model_admin = admin.site.get_model_admin(model)
     request = superuser_request(superuser)
     info = f"admin:{model._meta.app_label}_{model._meta.model_name}"
     if view == "change":
@@ -323,7 +324,8 @@ def test_any_post_to_an_admin_form_is_answered_with_a_page(
         url, fields = page(model, view, superuser, rows)
         post = as_typed(fields)
         # (Save as new on a page of rows nobody adds is refused, rightly: 403.)
-        may_add = admin.site._registry[model].has_add_permission(superuser_request(superuser))
+        model_admin = admin.site.get_model_admin(model)
+        may_add = model_admin.has_add_permission(superuser_request(superuser))
         names = sorted(fields) + [c for c in CONTROLS if c != "_saveasnew" or may_add]
         for name in data.draw(
             st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True)

@@ -35,15 +35,14 @@ THEIR_PK = 98765
 UNREACHABLE = "http://127.0.0.1:1"
 
 
+def registered_admins() -> list[tuple]:
+    """(model, its ModelAdmin) for every model on the admin site, by label (public APIs)."""
+    models = sorted(apps.get_models(), key=lambda model: model._meta.label)
+    return [(m, admin.site.get_model_admin(m)) for m in models if admin.site.is_registered(m)]
+
+
 def our_admins():
-    return sorted(
-        (
-            (model, model_admin)
-            for model, model_admin in admin.site._registry.items()
-            if model._meta.app_label in OUR_APPS
-        ),
-        key=lambda item: item[0]._meta.label,
-    )
+    return [(m, a) for m, a in registered_admins() if m._meta.app_label in OUR_APPS]
 
 
 def admin_url(model, view: str, *args) -> str:
