@@ -39,8 +39,8 @@ class Dispatcher:
         # Outboxes whose last pass left due rows behind (held back, or a full batch): their
         # next pass takes every due row, not only the ones a notification names.
         self._behind: set[str] = set()
-        # Per outbox, how many rows it may still hand off before it asks `Outbox.room` again:
-        # the workers only take rows meanwhile, so the room it was told of is still there.
+        # Per outbox, how many rows it may still hand off before it asks `Outbox.room` again
+        # (rows handed off elsewhere meanwhile, e.g. an admin's reprocess, are not counted).
         self._room: dict[str, float] = {}
         self._listening_on = None  # the DB-API connection LISTEN was issued on
 
@@ -110,8 +110,8 @@ class Dispatcher:
 
     def _has_room(self, box: outbox.Outbox) -> bool:
         """Whether the outbox's workers may be handed more; asked of the database only once
-        the room it last gave is used up (so not on every notification). Another dispatcher's
-        hand-offs are not counted: with several, the limit is a soft one."""
+        the room it last gave is used up (so not on every notification). A soft limit: rows
+        another dispatcher or an admin's reprocess handed off meanwhile are not counted."""
         if self._room.get(box.name, 0) <= 0:
             self._room[box.name] = box.room()
         return self._room[box.name] > 0

@@ -54,7 +54,7 @@ def _kind(term: str) -> tuple[str, object]:
     return ("phone", phones) if phones else ("", None)
 
 
-def _event_filter(kind: str, value, accounts: list[int]) -> Q | None:
+def _event_filter(kind: str, value, accounts: list[int], term: str = "") -> Q | None:
     scope = Q(account_id__in=accounts)
     if kind == "email":
         return scope & Q(requester_email=value)
@@ -62,7 +62,9 @@ def _event_filter(kind: str, value, accounts: list[int]) -> Q | None:
         return scope & Q(requester_phone__in=value)
     if kind == "csid":
         # A number may also be a phone typed without its + (stored as Dixa sent it, with one).
-        return scope & (Q(csid=value) | Q(requester_phone__in=phone_forms(str(value)) or []))
+        # The term as typed, not the number: a phone may start with zeros (00 45 …).
+        phones = phone_forms(term or str(value)) or []
+        return scope & (Q(csid=value) | Q(requester_phone__in=phones))
     if kind == "guid":
         survey = (
             SurveyTrigger.objects.filter(account_id__in=accounts, guid=value)
@@ -81,7 +83,7 @@ def customer_lookup(*, user, term: str) -> Lookup:
     term = term.strip()
     kind, value = _kind(term)
     accounts = list(visible_accounts(user).values_list("pk", flat=True))
-    found = _event_filter(kind, value, accounts) if kind else None
+    found = _event_filter(kind, value, accounts, term) if kind else None
     if found is None:
         return Lookup(term=term, kind=kind, closes=[], other_events=0, truncated=False)
     events = list(

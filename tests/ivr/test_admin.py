@@ -328,6 +328,11 @@ def test_the_dashboard_links_the_customer_lookup(admin_client, client, staff_use
     # not for a user who cannot see surveys
     client.force_login(staff_user_factory("eve", AccountFactory()))
     assert 'id="relay-lookup"' not in client.get(reverse("admin:index")).content.decode()
+    # but for one whose change permission lets them see surveys (as the lookup does)
+    operator = staff_user_factory("olaf", AccountFactory(), perms=["change_surveytrigger"])
+    client.force_login(operator)
+    assert 'id="relay-lookup"' in client.get(reverse("admin:index")).content.decode()
+    assert client.get(reverse("admin:ivr_customer_lookup")).status_code == 200
 
 
 @pytest.mark.parametrize(("count", "message"), [(1, "1 survey resent"), (3, "3 surveys resent")])

@@ -13,6 +13,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from integrations.models import InboundEvent
 from integrations.services.processing import inbound_event_process
 from ivr.lookup import customer_lookup
 from ivr.models import DeliveryAttempt, SurveyTrigger
@@ -83,6 +84,15 @@ def test_phone_and_csid_find_the_same_close(admin_user, term):
     mapping = IvrMappingFactory()
     event = close(mapping.account, csid=294566)
     assert [c.event for c in customer_lookup(user=admin_user, term=term).closes] == [event]
+
+
+def test_a_phone_stored_with_leading_zeros_is_found_as_typed(admin_user):
+    mapping = IvrMappingFactory()
+    event = close(mapping.account, csid=294566)
+    InboundEvent.objects.filter(pk=event.pk).update(requester_phone="004520304050")
+    assert [c.event for c in customer_lookup(user=admin_user, term="004520304050").closes] == [
+        event
+    ]
 
 
 def test_tries_are_listed_in_the_order_made_and_a_resend_is_marked(admin_client, admin_user):
