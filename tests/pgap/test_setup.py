@@ -17,6 +17,7 @@ from tests.fakes.dixa import (
     option_id,
     pgap_definition,
 )
+from tests.integrations.factories import AccountFactory
 from tests.ivr.factories import IvrMappingFactory
 from tests.pgap.factories import PgapSetupFactory
 
@@ -264,6 +265,21 @@ def test_the_setup_page_checks_against_dixa_itself(admin_client, fake_dixa, clie
     # and it takes a POST from someone who may change the setup
     assert admin_client.get(check).status_code == 405
     assert client.post(check).status_code == 302  # not logged in: to the login page
+
+
+def test_the_check_button_acts_only_for_who_may_change_that_setup(
+    client, staff_user_factory, fake_dixa
+):
+    setup = PgapSetupFactory()
+    check = reverse("admin:pgap_pgapsetup_check", args=[setup.pk])
+    # another account's staff, and a viewer of this one, are refused
+    other = staff_user_factory("eve", AccountFactory(), perms=["change_pgapsetup"])
+    viewer = staff_user_factory("vic", setup.account, perms=["view_pgapsetup"])
+    for user in (other, viewer):
+        client.force_login(user)
+        assert client.post(check).status_code == 403
+    setup.refresh_from_db()
+    assert setup.checked_at is None
 
 
 def test_the_admin_keeps_the_token_and_forgets_the_check_when_the_identifier_changes(
