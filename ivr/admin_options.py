@@ -10,13 +10,19 @@ from integrations.admin.scoping import visible_accounts
 from integrations.clients import dixa, npstoday
 from integrations.clients.http import ApiUnavailable
 from integrations.fields import validate_header_value
-from integrations.services.connection_checks import explain
+from integrations.services.connection_checks import explain, refused
 from ivr import selectors
 from ivr.services.mapping_checks import dixa_queue_check, npstoday_campaign_check
 
 
 def _refuse(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
+
+
+def _unavailable(service: str, credential: str, exc: ApiUnavailable) -> JsonResponse:
+    """A refused token or key is the admin's input (400, a warning in the log); a service
+    that is down or limiting us is a bad gateway (502)."""
+    return _refuse(explain(service, credential, exc), 400 if refused(exc) else 502)
 
 
 def _id(value: str) -> int | None:
@@ -49,7 +55,7 @@ def _queues(model_admin, request) -> JsonResponse:
     try:
         queues = selectors.dixa_queues(token)
     except ApiUnavailable as exc:
-        return _refuse(explain("Dixa", "token", exc), 502)
+        return _unavailable("Dixa", "token", exc)
     options = [{"id": q.id, "label": f"{q.name} · {q.id}" if q.name else q.id} for q in queues]
     return JsonResponse({"options": options})
 
@@ -64,7 +70,7 @@ def _campaigns(request) -> JsonResponse:
     try:
         campaigns = selectors.npstoday_campaigns(account.npstoday_api_key)
     except ApiUnavailable as exc:
-        return _refuse(explain("nps.today", "account's API key", exc), 502)
+        return _unavailable("nps.today", "account's API key", exc)
     options = [{"id": str(c.id), "label": f"{c.id} · {c.name}"} for c in campaigns]
     return JsonResponse({"options": options})
 

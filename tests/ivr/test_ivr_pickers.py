@@ -84,7 +84,7 @@ def test_queues_are_cached_between_loads(admin_client, fake_dixa):
 @pytest.mark.parametrize(
     ("token", "url", "status", "sentence"),
     [
-        ("wrong", None, 502, "Dixa refused the token (401)."),
+        ("wrong", None, 400, "Dixa refused the token (401)."),  # the admin's input
         ("dixa-test-token", DOWN, 502, "Dixa did not answer (ConnectError)."),
         ("", None, 400, "Type the mapping's Dixa API token first."),
     ],
