@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from integrations.clients import dixa, npstoday
@@ -50,6 +51,15 @@ def dixa_queue_ids(account) -> list[str]:
 def dixa_event_types(account) -> list[str]:
     """What the relay needs from Dixa: closes to survey, abandons to record the skip."""
     return ["ConversationClosed", "ConversationAbandoned"]
+
+
+def surveys_made_from(event) -> list[tuple[str, str]]:
+    """The event's surveys, linked (its admin page's "made from it")."""
+    surveys = SurveyTrigger.objects.filter(inbound_event=event, account_id=event.account_id)
+    return [
+        (str(survey), reverse("admin:ivr_surveytrigger_change", args=[survey.pk]))
+        for survey in surveys.only("pk", "guid", "status").order_by("pk")[:20]
+    ]
 
 
 def _cached(kind: str, api_url: str, secret: str, load):

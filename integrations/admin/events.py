@@ -8,6 +8,7 @@ from integrations import events
 from integrations.admin import columns
 from integrations.admin.confirm import confirm_first
 from integrations.admin.filters import fixed_choices_filter, recent_filter
+from integrations.admin.made_from import made_from_html
 from integrations.admin.paginator import CappedPaginator
 from integrations.admin.scoping import AccountScopedAdmin, visible_accounts
 from integrations.admin.search import ExactSearchMixin, exact_term_filter
@@ -121,6 +122,7 @@ class InboundEventAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
                     "status",
                     "outcome",
                     "outcome_reason",
+                    "made_from",
                     "processing_attempts",
                     "processed_at",
                 )
@@ -128,6 +130,10 @@ class InboundEventAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
         ),
     )
     readonly_fields = tuple(f for fs in fieldsets for f in fs[1]["fields"])
+
+    @admin.display(description="made from it")
+    def made_from(self, obj):
+        return made_from_html(obj)
 
     def get_queryset(self, request):
         # The list joins the account for its name; its encrypted key is not decrypted per row.

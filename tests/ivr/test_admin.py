@@ -158,6 +158,18 @@ def test_resend_since_by_staff_of_one_account_leaves_anothers_dead_letters(
     assert (mine.status, theirs.status) == ("pending", "failed")
 
 
+def test_an_events_page_links_the_survey_made_from_it(admin_client):
+    from integrations.services.processing import inbound_event_process
+
+    mapping = IvrMappingFactory()
+    event = stored_event(mapping.account)
+    inbound_event_process(event_pk=event.pk)
+    survey = SurveyTrigger.objects.get(inbound_event=event)
+    page = admin_client.get(reverse("admin:integrations_inboundevent_change", args=[event.pk]))
+    survey_page = reverse("admin:ivr_surveytrigger_change", args=[survey.pk])
+    assert f'<li><a href="{survey_page}">{survey}</a></li>' in page.content.decode()
+
+
 def test_resend_since_with_nothing_to_resend_offers_no_button(admin_client):
     # given one dead letter that failed two days ago
     dead = SurveyTriggerFactory(status=SurveyTrigger.Status.FAILED)
