@@ -101,16 +101,18 @@ CONTROLS = ("_continue", "_addanother", "_saveasnew", "_popup", "_changelist_fil
 printable = st.characters(blacklist_categories=("Cs",))  # a POST cannot carry a lone surrogate
 
 
-def superuser_request(user=None):
+def admin_request(user=None):
+    """A request of `user` (a superuser, unsaved, when None)."""
     request = RequestFactory().get("/")
     request.user = user or User(is_superuser=True, is_staff=True, is_active=True)
     return request
 
 
-def views(*, writable: bool):
-    """(model, "add" or "change") for each view a superuser may, or may not, post to."""
-    request = superuser_request()
-    for model, model_admin in ADMINS:
+def views(*, writable: bool, admins=ADMINS, user=None):
+    """(model, "add" or "change") for each view of `admins` that `user` (a superuser when
+    None) may, or may not, post to."""
+    request = admin_request(user)
+    for model, model_admin in admins:
         allowed = {
             "add": model_admin.has_add_permission(request),
             "change": model_admin.has_change_permission(request),
@@ -178,10 +180,10 @@ def rows(superuser, fake_apis, settings):
     }
 
 
-def new_row(model, superuser):
-    """A valid new row of `model`, unsaved (the add form saves it), of a new account so that
-    one-per-account rows can be added."""
-    account = AccountFactory(npstoday_api_key="nps-test-key")
+def new_row(model, user, account=None):
+    """A valid new row of `model`, unsaved (the add form saves it), of `account` (a new one
+    when None) which has no row yet, so that one-per-account rows can be added."""
+    account = account or AccountFactory(npstoday_api_key="nps-test-key")
     builders = {
         Account: lambda: AccountFactory.build(npstoday_api_key="nps-test-key"),
         AlertSettings: lambda: AlertSettings(account=account),
@@ -194,7 +196,7 @@ def new_row(model, superuser):
         PgapSetup: lambda: PgapSetupFactory.build(account=account),
         ManagementToken: lambda: ManagementToken(name="ci"),
         ResponseHook: lambda: ResponseHookFactory.build(account=account),
-        TOTPDevice: lambda: TOTPDevice(user=superuser, name="phone"),
+        TOTPDevice: lambda: TOTPDevice(user=user, name="phone"),
         User: lambda: User(username=f"user-{account.pk}"),
         Group: lambda: Group(name=f"group-{account.pk}"),
     }
@@ -261,9 +263,12 @@ def offered(field) -> list[str]:
     return [value for value in flat if value]
 
 
-def awkward_value(field, current):
+def awkward_value(field, current, foreign=None):
     """Anything a form might be posted in place of `current`, the value of `field`: nothing,
-    awkward text, a number, the value with something awkward added, another choice."""
+    awkward text, a number, the value with something awkward added, another choice, or
+    another tenant's key (`foreign`: model -> its rows' keys, None -> their other unique
+    values; drawn more often where a key or choice is posted, mostly the keys of the field's
+    own model)."""
     single = [
         st.sampled_from((MISSING, *AWKWARD)),
         st.text(printable, max_size=300),
@@ -273,26 +278,54 @@ def awkward_value(field, current):
         single.append(st.sampled_from(APPENDED).map(current.__add__))
     if choices := offered(field):
         single.append(st.sampled_from(choices))
+    if foreign:
+        every = st.sampled_from(sorted({key for keys in foreign.values() for key in keys}))
+        related = getattr(getattr(field, "queryset", None), "model", None)
+        single.append(every)
+        if choices or isinstance(field, forms.ChoiceField):
+            single.extend([every] * 2)
+    value = st.one_of(single)
+    if foreign and foreign.get(related):  # half of the draws: a key of the field's model
+        value = st.one_of(st.sampled_from(foreign[related]), value)
     if isinstance(field, forms.ModelMultipleChoiceField | forms.MultipleChoiceField):
-        return st.lists(st.one_of(single).filter(lambda v: v is not MISSING), max_size=3)
-    return st.one_of(single)
+        return st.lists(value.filter(lambda v: v is not MISSING), max_size=3)
+    return value
 
 
-def page(model, view: str, superuser, rows) -> tuple[str, dict[str, tuple[forms.Field, object]]]:
-    """The URL of the add or change page, and the inputs a browser posts from it."""
+def page(
+    model, view: str, user, rows, account=None
+) -> tuple[str, dict[str, tuple[forms.Field, object]]]:
+    """The URL of the add or change page as `user` sees it, and the inputs a browser posts
+    from it (the add page's for a new row of `account`, see new_row)."""
     model_admin = admin.site.get_model_admin(model)
-    request = superuser_request(superuser)
+    request = admin_request(user)
     info = f"admin:{model._meta.app_label}_{model._meta.model_name}"
     if view == "change":
         obj = model.objects.get(pk=rows[model].pk)
         return reverse(f"{info}_change", args=[obj.pk]), page_inputs(model_admin, request, obj, obj)
-    fields = page_inputs(model_admin, request, None, new_row(model, superuser))
+    fields = page_inputs(model_admin, request, None, new_row(model, user, account))
     extras = {name: (forms.CharField(), value) for name, value in ADD_EXTRAS.get(model, {}).items()}
     return reverse(f"{info}_add"), fields | extras
 
 
 def as_typed(fields) -> dict:
     return {name: value for name, (_, value) in fields.items()}
+
+
+def drawn_post(data, model, user, fields, foreign=None) -> dict:
+    """The page's submission with one to three of its inputs (or of the admin's controls)
+    replaced or left out, as drawn."""
+    post = as_typed(fields)
+    # (Save as new on a page of rows nobody adds is refused, rightly: 403.)
+    may_add = admin.site.get_model_admin(model).has_add_permission(admin_request(user))
+    names = sorted(fields) + [c for c in CONTROLS if c != "_saveasnew" or may_add]
+    if foreign:  # keys and choices, where another tenant's keys go, four times as often
+        names += 3 * [name for name, (field, _) in fields.items() if offered(field)]
+    for name in data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True)):
+        field, current = fields.get(name, (forms.CharField(), ""))
+        value = data.draw(awkward_value(field, current, foreign), label=name)
+        post.pop(name, None) if value is MISSING else post.update({name: value})
+    return post
 
 
 @pytest.mark.parametrize(("model", "view"), list(views(writable=True)))
@@ -322,17 +355,7 @@ def test_any_post_to_an_admin_form_is_answered_with_a_page(
     with transaction.atomic():  # each example starts from the same rows
         # given a valid submission of the add or change page, a few of its inputs replaced
         url, fields = page(model, view, superuser, rows)
-        post = as_typed(fields)
-        # (Save as new on a page of rows nobody adds is refused, rightly: 403.)
-        model_admin = admin.site.get_model_admin(model)
-        may_add = model_admin.has_add_permission(superuser_request(superuser))
-        names = sorted(fields) + [c for c in CONTROLS if c != "_saveasnew" or may_add]
-        for name in data.draw(
-            st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True)
-        ):
-            field, current = fields.get(name, (forms.CharField(), ""))
-            value = data.draw(awkward_value(field, current), label=name)
-            post.pop(name, None) if value is MISSING else post.update({name: value})
+        post = drawn_post(data, model, superuser, fields)
 
         # when
         response = root_client.post(url, post)
