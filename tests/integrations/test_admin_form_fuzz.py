@@ -341,13 +341,18 @@ def test_each_form_as_shown_saves(root_client, superuser, rows, model, view):
     assert response.status_code == 302, f"{model._meta.label} {view}: {errors}"
 
 
+def fuzz(examples: int):
+    """Hypothesis settings of these tests: `examples` per view, no deadline, no database."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
 @pytest.mark.parametrize(("model", "view"), list(views(writable=True)))
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz(EXAMPLES)
 @given(data=st.data())
 def test_any_post_to_an_admin_form_is_answered_with_a_page(
     root_client, superuser, rows, model, view, data

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import CharField, Q, Value
 from django.db.models.functions import Cast
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from integrations.admin.scoping import account_path
@@ -32,6 +32,7 @@ from tests.integrations.test_admin_form_fuzz import (
     admin_request,
     drawn_post,
     fake_apis,  # noqa: F401  (fixture)
+    fuzz,
     page,
     rows,  # noqa: F401  (fixture)
     superuser,  # noqa: F401  (fixture)
@@ -208,12 +209,7 @@ def refused(response) -> bool:
 @pytest.mark.parametrize(
     ("model", "view"), list(views(writable=True, admins=our_admins(), user=account_admin()))
 )
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz(EXAMPLES)
 @given(data=st.data())
 def test_a_staff_users_post_never_reaches_another_account(
     staff_client,
