@@ -42,6 +42,13 @@ def test_claim_many_takes_only_the_ready_rows_in_the_given_order():
     assert INBOUND.claim_many([first.pk, second.pk]) == []  # a duplicate message
 
 
+def test_claim_many_of_one_row_or_none_takes_what_is_ready():
+    event = rated()
+    assert INBOUND.claim_many([]) == []
+    assert INBOUND.claim_many([event.pk]) == [event.pk]
+    assert INBOUND.claim_many([event.pk]) == []  # a duplicate message
+
+
 def test_a_batch_goes_on_past_an_event_that_fails(bus):
     """One event whose handler raises, one whose body is gone: each recorded, the rest of
     the batch handled."""
@@ -216,3 +223,14 @@ def test_a_notified_hand_off_skips_the_look_first_and_still_takes_only_due_rows(
         event = rated()
         assert INBOUND.hand_off(expected=True) == 1
     apply_async.assert_called_once_with(args=([event.pk],), retry=False)
+
+
+def test_a_poll_with_nothing_due_only_looks_without_a_lock():
+    # given an event already handed off just now: nothing is due
+    rated(queued_at=timezone.now())
+    # when the dispatcher polls
+    with CaptureQueriesContext(connection) as queries:
+        assert INBOUND.hand_off() == 0
+    # then it asked once whether any row is due, and took no lock
+    assert len(queries.captured_queries) == 1
+    assert "SELECT 1 AS" in queries.captured_queries[0]["sql"]

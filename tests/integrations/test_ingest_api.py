@@ -60,6 +60,26 @@ def test_signed_delivery_is_stored_byte_for_byte_and_acknowledged(client, signed
     assert response.json() == {"status": "accepted", "event_id": event.event_id, "id": event.pk}
 
 
+def test_the_headers_kept_with_an_event_are_named_and_never_include_credentials():
+    # given a request's META with the headers worth keeping and others
+    meta = {
+        "HTTP_X_DIXA_SUBSCRIPTION_ID": "sub-1",
+        "HTTP_X_DIXA_SIGNATURE": "t=1,v1=00",
+        "CONTENT_TYPE": "application/json",
+        "HTTP_USER_AGENT": "Dixa-Webhooks",
+        "HTTP_AUTHORIZATION": "Bearer dsr_secret",
+        "HTTP_COOKIE": "sessionid=abc",
+        "REMOTE_ADDR": "10.0.0.1",
+    }
+    # then only those are kept, by their header names
+    assert ingest.kept_headers(meta) == {
+        "X-Dixa-Subscription-Id": "sub-1",
+        "X-Dixa-Signature": "t=1,v1=00",
+        "Content-Type": "application/json",
+        "User-Agent": "Dixa-Webhooks",
+    }
+
+
 def test_the_acknowledgement_is_json_with_its_length_and_security_headers(client, issued_key):
     body = samples.encode(samples.event("ConversationClosed"))
     response = post(client, body, issued_key.plaintext)
@@ -133,6 +153,17 @@ def test_missing_or_unknown_credentials_are_401_and_not_stored(client, account, 
     assert not RejectedDelivery.objects.exists()
 
 
+def test_a_refused_caller_is_told_what_is_wrong_and_how_to_authenticate(client, account):
+    # when a delivery comes without credentials, then with a key nobody issued
+    missing = post(client, b"{}", None)
+    unknown = post(client, b"{}", "dsr_unknownkey000000000000000000")
+    # then each 401 names the problem and asks for a Bearer credential of the relay's realm
+    assert "Authorization header is missing" in missing.json()["detail"]
+    assert "unknown or revoked" in unknown.json()["detail"]
+    for response in (missing, unknown):
+        assert response["WWW-Authenticate"] == 'Bearer realm="relay"'
+
+
 def test_revoked_key_is_401(client, issued_key):
     api_key_revoke(api_key=issued_key.api_key)
     body = samples.encode(samples.event("ConversationClosed"))
@@ -154,9 +185,11 @@ def test_bad_signatures_are_401_and_kept_for_inspection(
     body = samples.encode(samples.event("ConversationClosed"))
     response = post(client, body, signed_account.plaintext, sig=make_header(body))
     assert response.status_code == 401
+    assert response.json()["error"] == "invalid_signature"
     assert detail in response.json()["detail"]
     rejected = RejectedDelivery.objects.get()
     assert bytes(rejected.raw_body) == body and rejected.status_code == 401
+    assert rejected.headers["X-Dixa-Subscription-Id"] == "beabb3e2-3a10-4a44-9a88-9359887a139f"
     assert not InboundEvent.objects.exists()
 
 
@@ -213,7 +246,7 @@ def test_repeat_delivery_is_200_and_creates_nothing(client, issued_key):
     first = post(client, body, issued_key.plaintext)
     second = post(client, body, issued_key.plaintext)
     assert (first.status_code, second.status_code) == (202, 200)
-    assert second.json()["status"] == "duplicate"
+    assert second.json() == {"status": "duplicate", "event_id": first.json()["event_id"]}
     assert InboundEvent.objects.count() == 1
 
 
@@ -265,9 +298,11 @@ def test_unknown_type_is_stored_not_refused(client, issued_key):
 def test_malformed_body_is_400_with_reason_and_kept_raw(client, issued_key, body, reason):
     response = post(client, body, issued_key.plaintext)
     assert response.status_code == 400
+    assert response.json()["error"] == "invalid_payload"
     assert reason in response.json()["detail"]
     rejected = RejectedDelivery.objects.get()
     assert bytes(rejected.raw_body) == body
+    assert (rejected.body_size, rejected.body_truncated) == (len(body), False)
     assert rejected.account == issued_key.api_key.account
 
 
@@ -292,6 +327,7 @@ def test_oversize_body_is_413_and_its_head_kept(client, issued_key, settings):
     body = b'{"event_id": "big", "pad": "' + b"x" * (1024 * 1024) + b'"}'
     response = post(client, body, issued_key.plaintext)
     assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
     rejected = RejectedDelivery.objects.get()
     assert rejected.body_size == len(body)
     assert rejected.body_truncated
@@ -406,8 +442,25 @@ def test_a_chunked_body_without_content_length_is_411_and_kept(client, issued_ke
     # then it is refused with a reason, not read as empty, and the refusal is kept
     assert response.status_code == 411
     assert response.json()["error"] == "length_required"
+    assert "Content-Length" in response.json()["detail"]
     assert RejectedDelivery.objects.get().status_code == 411
     assert not InboundEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "meta, length",
+    [
+        ({"CONTENT_LENGTH": "12"}, 12),
+        ({"CONTENT_LENGTH": "0"}, 0),
+        ({}, 0),
+        ({"CONTENT_LENGTH": "-5"}, 0),
+        ({"CONTENT_LENGTH": "twelve"}, 0),
+        ({"CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "chunked"}, None),
+    ],
+)
+def test_the_declared_length_is_content_length_as_django_reads_it(meta, length):
+    # None only for a body sent without a Content-Length (chunked)
+    assert views.declared_length(meta) == length
 
 
 @pytest.mark.django_db(transaction=True)
@@ -457,3 +510,22 @@ def test_rejected_deliveries_are_kept_bounded_per_key_and_minute(client, issued_
     assert kept.count() == 3
     assert all(len(bytes(r.raw_body)) == settings.REJECTED_BODY_KEEP_BYTES for r in kept)
     assert all(r.body_size == len(body) and r.body_truncated for r in kept)
+
+
+def test_the_limit_on_kept_refusals_starts_over_after_a_minute(
+    client, issued_key, settings, caplog
+):
+    # given a key whose refusals used up the minute's allowance at 12:00
+    settings.REJECTED_KEEP_PER_MINUTE = 2
+    with time_machine.travel("2026-11-22 12:00:00Z", tick=False):
+        for _ in range(3):
+            post(client, b"[1]", issued_key.plaintext)
+    assert RejectedDelivery.objects.count() == 2
+    assert [r.getMessage() for r in caplog.records if r.name == ingest.logger.name] == [
+        f"rejected delivery not kept: key {issued_key.api_key.prefix} is over its limit"
+    ]
+    # when the next refusal comes a minute and a second later
+    with time_machine.travel("2026-11-22 12:01:01Z", tick=False):
+        post(client, b"[1]", issued_key.plaintext)
+    # then it is kept again
+    assert RejectedDelivery.objects.count() == 3

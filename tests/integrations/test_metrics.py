@@ -2,11 +2,14 @@
 covered end to end in test_e2e_metrics.py)."""
 
 import time
+from unittest import mock
 
 import pytest
+from django.db import OperationalError
 from prometheus_client import REGISTRY
 
 from integrations.dixa import samples, signature
+from integrations.services import ingest
 from tests.integrations.factories import InboundEventFactory, SigningSecretFactory
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +115,17 @@ def test_outbox_gauges_are_read_when_scraped(client):
     )
     assert float(age.split()[-1]) >= 0.0
     assert 'relay_outbox_due{outbox="surveys"} 0.0' in text
+
+
+def test_an_answer_without_an_outcome_is_counted_as_other(client, issued_key):
+    # given a database outage: the 503 is a plain JSON response, with no status or error
+    body = samples.encode(samples.event("ConversationClosed"))
+    before = sample("relay_deliveries_received_total", outcome="other", status_code="503")
+    # when a delivery arrives
+    with mock.patch.object(
+        ingest, "inbound_event_record", side_effect=OperationalError("server closed")
+    ):
+        assert relay(client, issued_key.plaintext, body).status_code == 503
+    # then it is counted under "other"
+    after = sample("relay_deliveries_received_total", outcome="other", status_code="503")
+    assert after - before == 1

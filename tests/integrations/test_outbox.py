@@ -1,10 +1,12 @@
 """The outbox mechanics, on inbound events (ivr's surveys use the same `Outbox`)."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 from unittest import mock
 
 import pytest
 import time_machine
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from integrations.models import InboundEvent
@@ -79,7 +81,7 @@ def test_claim_is_taken_once():
     assert (event.status, event.processing_attempts) == (Status.PROCESSING, 1)
 
 
-def test_reclaim_puts_back_rows_held_by_a_dead_worker(settings):
+def test_reclaim_puts_back_rows_held_by_a_dead_worker(settings, caplog):
     # given one event claimed 6 minutes ago (timeout 5) and one claimed just now
     with time_machine.travel("2026-11-22 12:00:00Z", tick=False):
         stuck = InboundEventFactory()
@@ -94,6 +96,66 @@ def test_reclaim_puts_back_rows_held_by_a_dead_worker(settings):
     stuck.refresh_from_db()
     assert (stuck.status, stuck.queued_at) == (Status.RECEIVED, None)
     assert InboundEvent.objects.get(pk=busy.pk).status == Status.PROCESSING
+    assert [r.getMessage() for r in caplog.records if r.name == "integrations.outbox"] == [
+        "inbound events: 1 row(s) reclaimed from a lost worker"
+    ]
+
+
+def test_reclaim_with_no_row_held_too_long_changes_nothing_and_says_nothing(caplog):
+    # given one event claimed just now
+    busy = InboundEventFactory()
+    INBOUND.claim(busy.pk)
+    # when the dispatcher reclaims
+    assert INBOUND.reclaim() == 0
+    # then the claim stands and nothing is logged
+    assert InboundEvent.objects.get(pk=busy.pk).status == Status.PROCESSING
+    assert not [r for r in caplog.records if r.name == "integrations.outbox"]
+
+
+@contextmanager
+def locked_by_another_worker(pk):
+    """The row stays locked (FOR UPDATE, on another connection) until the block ends; within
+    it, this connection waits at most a second for any lock."""
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {InboundEvent._meta.db_table} WHERE id = %s FOR UPDATE",  # noqa: S608
+                [pk],
+            )
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '1s'")
+            yield
+    finally:
+        other.rollback()
+        other.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_claim_many_leaves_a_row_another_worker_has_locked_to_it_without_waiting():
+    # given two ready events, one locked by another worker's claim still in progress
+    locked, free = InboundEventFactory(), InboundEventFactory()
+    # when this worker claims both
+    with locked_by_another_worker(locked.pk):
+        taken = INBOUND.claim_many([locked.pk, free.pk])
+    # then it takes the free one at once and leaves the locked one to the other worker
+    assert taken == [free.pk]
+    assert InboundEvent.objects.get(pk=locked.pk).status == Status.RECEIVED
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_hand_off_leaves_a_row_another_dispatcher_has_locked_to_it_without_waiting(apply_async):
+    # given two due events, one being handed off by another dispatcher
+    locked, free = InboundEventFactory(), InboundEventFactory()
+    # when this dispatcher hands off
+    with locked_by_another_worker(locked.pk):
+        assert INBOUND.hand_off() == 1
+    # then it sent only the free one
+    apply_async.assert_called_once_with(args=([free.pk],), retry=False)
 
 
 def test_an_event_that_keeps_killing_its_worker_ends_as_an_error(settings):

@@ -94,3 +94,28 @@ def test_rotation_either_secret_verifies():
 
 def test_any_of_several_v1_values_may_match():
     assert verify(f"t={VECTOR_T},v1={'1' * 64},v1={VECTOR_V1}") is None
+
+
+def test_as_many_v1_values_as_the_limit_allows_still_verify():
+    # given the most v1 values a header may carry, the matching one last
+    others = [f"v1={'1' * 64}"] * (signature.MAX_SIGNATURES - 1)
+    header = ",".join([f"t={VECTOR_T}", *others, f"v1={VECTOR_V1}"])
+    # then
+    assert verify(header) is None
+
+
+def test_a_header_of_the_longest_length_verifies_and_one_character_more_is_malformed():
+    # given a good header padded with spaces (which parsing strips) to the longest length
+    padding = " " * (signature.MAX_HEADER_LENGTH - len(f"t={VECTOR_T},v1={VECTOR_V1}"))
+    longest = f"t={VECTOR_T},{padding}v1={VECTOR_V1}"
+    assert len(longest) == signature.MAX_HEADER_LENGTH
+    # then it verifies, and one more space makes it malformed
+    assert verify(longest) is None
+    assert verify(f"t={VECTOR_T}, {padding}v1={VECTOR_V1}") is SignatureProblem.MALFORMED
+
+
+def test_schemes_other_than_v1_are_ignored():
+    # given a header that also carries a scheme we do not know, with a value that is not hex
+    header = f"t={VECTOR_T},v0=not-hex,v1={VECTOR_V1},v2={'2' * 64}"
+    # then only t and v1 are read
+    assert verify(header) is None
