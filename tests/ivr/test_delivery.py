@@ -10,6 +10,7 @@ import pytest
 import respx
 import time_machine
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from integrations.models import Account
 from ivr.models import DeliveryAttempt, NpsTodayDelivery, SurveyTrigger
@@ -110,6 +111,69 @@ def test_400_fails_at_once_with_its_reason():
     trigger.refresh_from_db()
     assert trigger.reason == "permanent failure: HTTP 400"
     assert trigger.finished_at is not None
+
+
+def dead_letters() -> float:
+    return REGISTRY.get_sample_value("relay_dead_letters_total") or 0.0
+
+
+@respx.mock
+def test_a_retry_keeps_the_answer_and_is_not_handed_off_twice(clock):
+    # given nps.today busy, with a cookie among the headers of its answer
+    trigger = SurveyTriggerFactory()
+    headers = {"Retry-After": "120", "Set-Cookie": "session=1", "X-Request-Id": "r-1"}
+    respondent_route(trigger).mock(return_value=httpx.Response(503, headers=headers))
+    # when
+    trigger_deliver(trigger_id=trigger.pk)
+    # then the try keeps the status and the safe headers only
+    attempt = DeliveryAttempt.objects.get()
+    assert attempt.response_status_code == 503
+    assert attempt.response_headers == {"retry-after": "120", "x-request-id": "r-1"}
+    # and the survey waits, unfinished, queued as a countdown: the dispatcher leaves it
+    trigger.refresh_from_db()
+    assert trigger.finished_at is None
+    assert trigger.queued_at == trigger.next_attempt_at == timezone.now() + timedelta(seconds=60)
+    clock.shift(60)
+    assert not SURVEYS.due(timezone.now()).filter(pk=trigger.pk).exists()
+
+
+@respx.mock
+@pytest.mark.parametrize("seconds, published", [(300, [300.0]), (301, [])])
+def test_only_a_wait_within_the_countdown_limit_is_published_as_one(
+    settings, clock, django_capture_on_commit_callbacks, seconds, published
+):
+    # given an account spacing its tries at or just beyond the countdown limit
+    settings.SURVEY_COUNTDOWN_MAX_SECONDS = 300
+    trigger = SurveyTriggerFactory()
+    NpsTodayDeliveryFactory(account=trigger.account, retry_seconds=seconds)
+    respondent_route(trigger).mock(return_value=httpx.Response(503))
+    # when the try fails
+    with (
+        mock.patch("ivr.tasks.deliver_surveys.apply_async") as apply_async,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        trigger_deliver(trigger_id=trigger.pk)
+    # then only the short wait is a countdown; the long one waits for the dispatcher
+    assert [c.kwargs["countdown"] for c in apply_async.call_args_list] == published
+    trigger.refresh_from_db()
+    assert (trigger.queued_at is not None) == bool(published)
+
+
+@respx.mock
+def test_a_delivered_survey_is_finished_and_only_a_failed_one_is_a_dead_letter(clock):
+    delivered, retried, refused = SurveyTriggerFactory.create_batch(3)
+    respondent_route(delivered).mock(
+        side_effect=[httpx.Response(200), httpx.Response(503), httpx.Response(400)]
+    )
+    before = dead_letters()
+    assert trigger_deliver(trigger_id=delivered.pk) == Status.DELIVERED
+    assert trigger_deliver(trigger_id=retried.pk) == Status.PENDING
+    assert dead_letters() == before
+    assert trigger_deliver(trigger_id=refused.pk) == Status.FAILED
+    assert dead_letters() == before + 1
+    delivered_row = SurveyTrigger.objects.get(pk=delivered.pk)
+    assert delivered_row.finished_at == timezone.now()
+    assert delivered_row.next_attempt_at == delivered.next_attempt_at
 
 
 @respx.mock

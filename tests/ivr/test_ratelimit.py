@@ -54,7 +54,7 @@ def test_apis_are_counted_apart(limiter, settings):
     assert any(k.startswith("relay:npstoday-rate:") for k in keys)
 
 
-def test_without_redis_it_lets_requests_through(settings):
+def test_without_redis_it_lets_requests_through(settings, caplog):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     settings.REDIS_SOCKET_TIMEOUT = 0.2
     ratelimit._client = None
@@ -62,3 +62,34 @@ def test_without_redis_it_lets_requests_through(settings):
         assert ratelimit.wait_for_slot("npstoday", "nps-key-a", limit=4) == 0
     finally:
         ratelimit._client = None
+    assert "rate limiter unavailable" in caplog.text
+
+
+def test_a_full_window_waits_for_the_next_second_only(limiter):
+    # given the key's window for this second is full
+    ratelimit.wait_for_slot("npstoday", "nps-key-a", limit=1)
+    # when the next send asks for a slot
+    waited = ratelimit.wait_for_slot("npstoday", "nps-key-a", limit=1)
+    # then it waited for the next second, no longer
+    assert 0 < waited <= 1.001 + 1e-9
+
+
+def test_after_max_wait_it_sends_anyway(limiter):
+    ratelimit.wait_for_slot("npstoday", "nps-key-a", limit=1)
+    assert ratelimit.wait_for_slot("npstoday", "nps-key-a", limit=1, max_wait=0) == 0.0
+
+
+def test_windows_expire_and_one_client_is_reused(limiter, settings):
+    ratelimit.wait_for_slot("npstoday", "nps-key-a", limit=4)
+    client = ratelimit._client
+    ratelimit.wait_for_slot("npstoday", "nps-key-a", limit=4)
+    assert ratelimit._client is client
+    server = redis.Redis.from_url(settings.TEST_REDIS_URL)
+    assert all(0 < server.ttl(key) <= 2 for key in server.keys("relay:*"))
+
+
+def test_without_a_redis_url_there_is_no_limiter(settings):
+    settings.REDIS_URL = ""
+    ratelimit._client = None
+    assert ratelimit.wait_for_slot("npstoday", "nps-key-a", limit=4) == 0.0
+    assert ratelimit._client is None

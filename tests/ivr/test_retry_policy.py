@@ -22,7 +22,17 @@ def call(status=None, error=None, retry_after_header=None, attempt=1, max_attemp
 
 @pytest.mark.parametrize("status", [200, 201, 204, 301, 399])
 def test_200_to_399_is_success(status):
-    assert call(status).verdict is Verdict.SUCCESS
+    decision = call(status)
+    assert decision.verdict is Verdict.SUCCESS
+    assert decision.reason == f"delivered ({status})"
+    assert decision.next_attempt_at is None
+
+
+@pytest.mark.parametrize("status", [100, 199])
+def test_below_200_is_a_failed_try(status):
+    decision = call(status)
+    assert decision.verdict is Verdict.RETRY
+    assert decision.reason == f"try 1 failed: HTTP {status}"
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 425, 400 + 29])
@@ -38,7 +48,7 @@ def test_no_answer_retries():
     assert "no answer (ConnectTimeout)" in decision.reason
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422, 499])
 def test_other_4xx_stop_at_once(status):
     decision = call(status)
     assert decision.verdict is Verdict.FAILED
@@ -57,6 +67,16 @@ def test_429_honours_retry_after_seconds_and_dates():
     date = "Thu, 01 Jan 2026 12:02:00 GMT"
     assert call(429, retry_after_header=date).next_attempt_at == NOW + timedelta(minutes=2)
     assert call(429, retry_after_header="soon").next_attempt_at == NOW + MINUTE
+
+
+def test_retry_after_is_honoured_only_on_429():
+    # a 503 with Retry-After waits the account's spacing, as Dixa does
+    assert call(503, retry_after_header="7").next_attempt_at == NOW + MINUTE
+    assert call(408, retry_after_header="7").next_attempt_at == NOW + MINUTE
+
+
+def test_retry_after_seconds_may_be_padded_with_spaces():
+    assert retry_after(" 7 ", NOW) == timedelta(seconds=7)
 
 
 def test_retry_after_is_capped_and_never_negative():

@@ -1,3 +1,4 @@
+import dataclasses
 from datetime import timedelta
 from unittest import mock
 
@@ -64,6 +65,38 @@ def test_camel_case_close_makes_the_same_member():
     assert payload["employee"]["email"] == "karla@corp.example"
 
 
+def test_the_agents_phone_goes_to_the_employee():
+    assignee = {**REALISTIC_CONVERSATION["assignee"], "phone": "+4511223344"}
+    member = campaign_member(conversation(assignee=assignee), guid="g")
+    assert member["employee"] == {
+        "firstName": "Karla",
+        "phoneNumber": "+4511223344",
+        "email": "karla@corp.example",
+    }
+
+
+def test_a_member_without_an_assigned_agent_has_no_employee_fields():
+    member = campaign_member(conversation(assignee=None), guid="g")
+    assert member["employee"] == {}
+    assert member["respondent"]["emailAddress"] == "jane@example.com"
+
+
+def test_blank_and_non_scalar_values_are_left_out_of_the_member():
+    # given a requester whose name is blank and whose phone and id are not text
+    requester = {"id": True, "name": "   ", "email": "jane@example.com", "phone": ["+4520304050"]}
+    # when
+    member = campaign_member(conversation(requester=requester), guid="g")
+    # then only the email address is sent
+    assert member["respondent"] == {"emailAddress": "jane@example.com"}
+
+
+def test_a_close_without_a_requester_is_skipped_with_the_reason():
+    mapping = IvrMappingFactory()
+    assert skip_reason(mapping, requester=None) == (
+        "the requester has neither an email address nor a phone number"
+    )
+
+
 def skip_reason(mapping, **conversation) -> str:
     event = process(stored_event(mapping.account, **conversation))
     assert event.outcome == "skipped", event.outcome_reason
@@ -116,6 +149,30 @@ def test_channel_filter():
     assert skip_reason(mapping, channel="EMAIL") == "channel EMAIL is not surveyed by this mapping"
 
 
+@pytest.mark.parametrize("missing", ["email", "phone"])
+def test_an_email_address_or_a_phone_number_is_enough(missing):
+    # given a requester with only one way to reach them
+    mapping = IvrMappingFactory()
+    requester = {**REALISTIC_CONVERSATION["requester"], missing: None}
+    # when
+    event = process(stored_event(mapping.account, requester=requester))
+    # then
+    assert event.outcome == "handled", event.outcome_reason
+    assert SurveyTrigger.objects.filter(inbound_event=event).exists()
+
+
+def test_a_listed_channel_is_surveyed():
+    mapping = IvrMappingFactory(channels=["widget_chat", "email"])
+    event = process(stored_event(mapping.account, channel="EMAIL"))
+    assert event.outcome == "handled", event.outcome_reason
+
+
+def test_rule_lists_stored_as_json_null_filter_nothing():
+    mapping = IvrMappingFactory.build(channels=None, excluded_tags=None)
+    assert rules.channel_allowed(mapping, conversation()) is None
+    assert rules.no_excluded_tag(mapping, conversation()) is None
+
+
 def test_excluded_tags_match_case_insensitively():
     mapping = IvrMappingFactory(excluded_tags=["refund", "spam"])
     assert skip_reason(mapping) == "excluded tag Refund"
@@ -140,6 +197,26 @@ def test_sampling_is_deterministic_per_conversation():
 def test_zero_percent_sample_surveys_nobody():
     mapping = IvrMappingFactory(sample_percent=0)
     assert skip_reason(mapping) == "not in the 0% sample"
+
+
+def test_the_sample_share_follows_the_percent():
+    # given 2000 closes of one mapping
+    mapping = IvrMappingFactory.build(pk=7)
+    closes = [dataclasses.replace(conversation(), csid=csid) for csid in range(1, 2001)]
+
+    def surveyed(percent: int) -> set[int]:
+        mapping.sample_percent = percent
+        return {c.csid for c in closes if rules.sampled(mapping, c) is None}
+
+    # then nobody at 0%, everybody at 100%, and about the percent in between
+    everybody = {c.csid for c in closes}
+    assert surveyed(0) == set()
+    assert surveyed(100) == everybody
+    assert 0 < len(surveyed(1)) <= 50
+    assert 900 <= len(surveyed(50)) <= 1100
+    assert 0 < len(everybody - surveyed(99)) <= 50
+    # and a close sampled at some percent stays sampled at every higher one
+    assert surveyed(1) <= surveyed(50) <= surveyed(99)
 
 
 def test_quarantine_across_the_accounts_mappings():

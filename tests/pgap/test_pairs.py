@@ -8,11 +8,17 @@ from datetime import UTC, datetime
 from unittest import mock
 
 import pytest
+from django.db import IntegrityError
 
 from pgap.models import AgentPrediction, PgapPair
+from pgap.services import pairs
 from pgap.services.pairs import pgap_pair_refresh
 from tests.ivr.factories import IvrMappingFactory, SurveyTriggerFactory
-from tests.pgap.factories import AgentPredictionFactory, PgapSetupFactory, SurveyResponseFactory
+from tests.pgap.factories import (
+    AgentPredictionFactory,
+    PgapSetupFactory,
+    SurveyResponseFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +162,94 @@ def test_a_missing_task_skips_the_write_back_without_failing(
         pair = pgap_pair_refresh(account_id=mapping.account_id, csid=508)
     # then the pair is made, nothing queued
     assert pair is not None and callbacks == []
+
+
+def test_a_changed_answer_updates_the_stored_pair_and_is_written_back_again(
+    mapping, write_back, django_capture_on_commit_callbacks
+):
+    # given a pair written back with the customer's 3
+    PgapSetupFactory(account=mapping.account, write_back_attribute_id="attr-42")
+    matched_response(mapping, 510, rating=3)
+    AgentPredictionFactory(mapping=mapping, csid=510, score=5)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = pgap_pair_refresh(account_id=mapping.account_id, csid=510)
+    # when a later answer of 10 arrives
+    later = matched_response(mapping, 510, rating=10, rating_time=ANSWERED.replace(hour=11))
+    with django_capture_on_commit_callbacks(execute=True):
+        pgap_pair_refresh(account_id=mapping.account_id, csid=510)
+    # then the stored pair holds it, and the new score is written back
+    stored = PgapPair.objects.get()
+    assert stored.pk == first.pk
+    assert (stored.response, stored.customer_score, stored.gap) == (later, 10, -5)
+    assert write_back.delay.call_args_list == [mock.call(first.pk), mock.call(first.pk)]
+
+
+def test_a_pair_made_by_a_concurrent_refresh_is_updated_not_duplicated(mapping):
+    # given a pair, made by another refresh after this one looked for it
+    matched_response(mapping, 511, rating=3)
+    AgentPredictionFactory(mapping=mapping, csid=511, score=5)
+    made = pgap_pair_refresh(account_id=mapping.account_id, csid=511)
+    matched_response(mapping, 511, rating=8, rating_time=ANSWERED.replace(hour=11))
+    looks = []
+
+    def locked_late(account_id, csid):
+        looks.append(csid)
+        return None if len(looks) == 1 else real_locked(account_id, csid)
+
+    real_locked = pairs._locked
+    # when this refresh goes on to make it
+    with mock.patch("pgap.services.pairs._locked", side_effect=locked_late):
+        pair = pgap_pair_refresh(account_id=mapping.account_id, csid=511)
+    # then it updates the other one's pair
+    assert looks == [511, 511]
+    assert pair.pk == made.pk
+    assert PgapPair.objects.get().customer_score == 8
+
+
+def test_a_pair_that_cannot_be_made_nor_found_is_an_error(mapping):
+    # given a pair that the refresh can neither make (it exists) nor find (mocked)
+    matched_response(mapping, 512)
+    AgentPredictionFactory(mapping=mapping, csid=512)
+    pgap_pair_refresh(account_id=mapping.account_id, csid=512)
+    with mock.patch("pgap.services.pairs._locked", return_value=None):
+        with pytest.raises(IntegrityError):
+            pgap_pair_refresh(account_id=mapping.account_id, csid=512)
+
+
+def test_the_pair_takes_the_mapping_of_the_prediction_else_of_the_survey(mapping):
+    # given a survey of one mapping, a prediction of another, and one without a mapping
+    other = IvrMappingFactory(account=mapping.account, queue_id="q-other", campaign_id=7233)
+    matched_response(mapping, 513)
+    AgentPredictionFactory(mapping=other, csid=513)
+    matched_response(mapping, 514)
+    AgentPredictionFactory(mapping=None, account=mapping.account, csid=514, queue_id="q-x")
+    # then
+    assert pgap_pair_refresh(account_id=mapping.account_id, csid=513).mapping == other
+    assert pgap_pair_refresh(account_id=mapping.account_id, csid=514).mapping == mapping
+
+
+def test_an_answer_without_a_rating_time_counts_from_its_arrival(mapping):
+    response = matched_response(mapping, 515, rating_time=None)
+    AgentPredictionFactory(mapping=mapping, csid=515)
+    pair = pgap_pair_refresh(account_id=mapping.account_id, csid=515)
+    assert pair.answered_at == response.received_at is not None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AttributeError,
+    reason="Django's robust on_commit logs the error with func.__qualname__, which "
+    "functools.partial lacks: the outage surfaces as an AttributeError",
+)
+def test_a_broker_outage_does_not_fail_the_refresh(
+    mapping, write_back, django_capture_on_commit_callbacks
+):
+    # given the broker refuses the write-back task
+    PgapSetupFactory(account=mapping.account, write_back_attribute_id="attr-42")
+    write_back.delay.side_effect = OSError("broker down")
+    matched_response(mapping, 516)
+    AgentPredictionFactory(mapping=mapping, csid=516)
+    # when the pair is made and committed, then nothing is raised
+    with django_capture_on_commit_callbacks(execute=True):
+        pair = pgap_pair_refresh(account_id=mapping.account_id, csid=516)
+    write_back.delay.assert_called_once_with(pair.pk)
