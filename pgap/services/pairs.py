@@ -8,6 +8,7 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from integrations.services.queueing import enqueue
 from pgap.models import AgentPrediction, PgapPair, PgapSetup, SurveyResponse
 
 logger = logging.getLogger(__name__)
@@ -91,5 +92,6 @@ def _write_back(pair: PgapPair) -> None:
     except ImportError:  # the task is not deployed yet: nothing to queue
         logger.warning("write-back of pair %s skipped: pgap.tasks has no task", pair.pk)
         return
-    # robust: a broker outage is logged, not raised into the webhook's answer.
-    transaction.on_commit(partial(write_back_customer_score.delay, pair.pk), robust=True)
+    # `enqueue` logs a broker outage instead of raising it into the webhook's answer (Django's
+    # own robust=True can't: it names the callback by __qualname__, which a partial lacks).
+    transaction.on_commit(partial(enqueue, write_back_customer_score, pair.pk))
