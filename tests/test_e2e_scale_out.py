@@ -17,7 +17,14 @@ from tests.fakes.npstoday import FakeNpsToday
 from tests.integrations.factories import AccountFactory, SigningSecretFactory
 from tests.ivr.factories import IvrMappingFactory, NpsTodayDeliveryFactory
 from tests.ivr.helpers import REALISTIC_CONVERSATION, closed_body
-from tests.support.processes import Stack, live_database_url, process_env, wait_until
+from tests.support.processes import (
+    DISPATCHER_READY,
+    WORKER_READY,
+    Stack,
+    live_database_url,
+    process_env,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 SECRET = "5ca1e0" * 8
@@ -77,8 +84,14 @@ def test_one_worker_group_killed_mid_delivery_loses_and_doubles_nothing(
             return [r for r in fake.recorded("/campaigns/") if r.status is None]
 
         wait_until(lambda: len(held()) >= 2, 60, "group A to wait on answers")
-        group_b = [stack.worker(env, name="group-b"), stack.dispatcher(env, name="dispatch-b")]
-        assert held()
+        # (B's two processes start side by side: all this must happen within the 8 s)
+        group_b = [
+            stack.worker(env, name="group-b", wait=False),
+            stack.dispatcher(env, name="dispatch-b", wait=False),
+        ]
+        group_b[0].wait_for_log(WORKER_READY, timeout=60)
+        group_b[1].wait_for_log(DISPATCHER_READY, timeout=60)
+        assert held(), "group B took longer to start than nps.today holds the answers"
         for process in group_a:
             process.kill(signal.SIGKILL)
         assert all(process.alive() for process in group_b)

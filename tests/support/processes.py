@@ -17,6 +17,10 @@ from integrations.metrics import multiprocess_dir_prepare
 ROOT = launcher.ROOT
 
 
+WORKER_READY = "ready."
+DISPATCHER_READY = "dispatcher ready"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -112,28 +116,33 @@ class Stack:
         wait_until(up, 30, "gunicorn to answer /healthz")
         return base
 
-    def worker(self, env: dict, concurrency: int = 2, name: str = "worker") -> Process:
-        """One worker for every queue (events, surveys, dixa), as a small deployment runs."""
+    def worker(
+        self, env: dict, concurrency: int = 2, name: str = "worker", wait: bool = True
+    ) -> Process:
+        """One worker for every queue (events, surveys, dixa), as a small deployment runs.
+        `wait=False`: started; `process.wait_for_log(WORKER_READY)` waits for it."""
         args = launcher.worker(
             queues="events,surveys,dixa",
             hostname=f"{name}-{free_port()}@%h",
             concurrency=concurrency,
         )
         process = self.start(name, args, env)
-        process.wait_for_log("ready.", timeout=60)
+        if wait:
+            process.wait_for_log(WORKER_READY, timeout=60)
         return process
 
     def workers(self, env: dict) -> tuple[Process, Process]:
         """The two workers of `make run`: events and HTTP-bound work."""
         events = self.start("worker-events", launcher.events_worker(name="events-e2e"), env)
         http = self.start("worker-http", launcher.http_worker(name="http-e2e"), env)
-        events.wait_for_log("ready.", timeout=60)
-        http.wait_for_log("ready.", timeout=60)
+        events.wait_for_log(WORKER_READY, timeout=60)
+        http.wait_for_log(WORKER_READY, timeout=60)
         return events, http
 
-    def dispatcher(self, env: dict, name: str = "dispatcher") -> Process:
+    def dispatcher(self, env: dict, name: str = "dispatcher", wait: bool = True) -> Process:
         process = self.start(name, launcher.dispatcher(), env)
-        process.wait_for_log("dispatcher ready", timeout=60)
+        if wait:
+            process.wait_for_log(DISPATCHER_READY, timeout=60)
         return process
 
     def beat(self, env: dict) -> Process:
