@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.db import DatabaseError
+from django.db.models import QuerySet
 
 from integrations import retention
 from integrations.models import HandlerRun, InboundEvent, InboundEventBody, RejectedDelivery
@@ -198,3 +199,94 @@ def test_command_logs_its_progress_per_step(caplog):
     lines = [record.getMessage() for record in caplog.records]
     assert "retention event_bodies: 2/2 (100%)" in lines[0]
     assert lines[0].endswith("0 s left (finished)")
+
+
+def test_first_pk_since_counts_a_row_stamped_exactly_at_the_moment_as_since():
+    events = [event_at(days_ago(days)) for days in (40, 35, 31)]
+    rows = InboundEvent.objects.all()
+    assert first_pk_since(rows, "received_at", days_ago(40)) == events[0].pk
+    assert first_pk_since(rows, "received_at", days_ago(35)) == events[1].pk
+    assert first_pk_since(rows, "received_at", days_ago(31)) == events[2].pk
+
+
+def test_one_day_is_a_day_not_forever(settings, account):
+    settings.RETENTION_EVENT_BODY_DAYS = 1
+    settings.RETENTION_REJECTED_DAYS = 1
+    old, recent = event_at(days_ago(2)), event_at(days_ago(0.5))
+    refused = rejected_at(days_ago(2), account)
+    counts = retention_purge(now=NOW)
+    assert (counts["event_bodies"], counts["rejected_deliveries"]) == (1, 1)
+    assert (has_body(old), has_body(recent)) == (False, True)
+    assert not RejectedDelivery.objects.filter(pk=refused.pk).exists()
+
+
+def test_a_body_whose_event_is_reprocessed_between_select_and_delete_stays_uncounted():
+    event = event_at(days_ago(31))
+    real_delete = QuerySet.delete
+
+    def reprocessed_first(queryset):
+        InboundEvent.objects.filter(pk=event.pk).update(status=Status.RECEIVED)
+        return real_delete(queryset)
+
+    with mock.patch.object(QuerySet, "delete", reprocessed_first):
+        assert retention.event_bodies_purge(NOW, 10) == 0
+    assert has_body(event)
+
+
+def test_every_failing_step_is_logged_and_the_first_failure_is_raised(caplog):
+    first = retention.Step("first", mock.Mock(side_effect=DatabaseError("lock timeout")), len)
+    second = retention.Step("second", mock.Mock(side_effect=DatabaseError("deadlock")), len)
+    with mock.patch.dict(retention._steps, {"first": first, "second": second}, clear=True):
+        with pytest.raises(DatabaseError, match="lock timeout"):
+            retention_purge(now=NOW)
+    failed = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert failed == ["retention: step first failed", "retention: step second failed"]
+
+
+def test_the_progress_total_is_what_one_run_can_remove(settings):
+    settings.RETENTION_BATCH_SIZE, settings.RETENTION_MAX_BATCHES = 2, 2
+    for _ in range(5):
+        event_at(days_ago(31))
+    totals = {}
+
+    def progress(label, total):
+        totals[label] = total
+        return mock.Mock()
+
+    assert retention_purge(now=NOW, progress=progress)["event_bodies"] == 4
+    assert (totals["retention event_bodies"], totals["retention rejected_deliveries"]) == (4, 0)
+
+
+def test_a_run_logs_what_each_step_removed_and_when_it_stopped_short(settings, caplog):
+    caplog.set_level("INFO", logger="integrations.retention")
+    settings.RETENTION_BATCH_SIZE, settings.RETENTION_MAX_BATCHES = 1, 2
+    for _ in range(3):
+        event_at(days_ago(31))
+    retention_purge(now=NOW)
+    assert [r.getMessage() for r in caplog.records if r.name == "integrations.retention"] == [
+        "retention: event_bodies stopped after 2 batches; the next run goes on",
+        "retention: event_bodies removed 2 rows",
+    ]
+
+
+def test_registering_a_step_again_replaces_it_and_unregistering_removes_it():
+    def count(now):
+        return 0
+
+    first, second = mock.Mock(return_value=0), mock.Mock(return_value=0)
+    try:
+        retention.register("extra", first, count=count)
+        retention.register("extra", second, count=count)
+        assert [s.purge for s in retention.steps() if s.name == "extra"] == [second]
+    finally:
+        retention.unregister("extra")
+    assert "extra" not in {s.name for s in retention.steps()}
+    retention.unregister("extra")  # unknown: nothing to do
+
+
+def test_the_body_scan_stops_at_the_first_key_received_since_the_cutoff():
+    # the key bound keeps the scan (and the DELETE) off the recent rows
+    old, recent = event_at(days_ago(31)), event_at(days_ago(1))
+    expired = retention.expired_event_bodies(NOW)
+    assert f'"integrations_inboundeventbody"."event_id" < {recent.pk}' in str(expired.query)
+    assert list(expired.values_list("pk", flat=True)) == [old.pk]

@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 from integrations.models import Account
 from ivr.models import DeliveryAttempt, NpsTodayDelivery, SurveyTrigger
 from ivr.services import operations
-from ivr.services.delivery import SURVEYS, trigger_deliver
+from ivr.services.delivery import SURVEYS, npstoday_key_record_failure, trigger_deliver
 from tests.ivr.factories import (
     DeliveryAttemptFactory,
     NpsTodayDeliveryFactory,
@@ -249,6 +249,24 @@ def test_key_is_disabled_after_the_failure_streak_and_reenabling_releases(settin
     assert trigger_deliver(trigger_id=trigger.pk) == Status.DELIVERED
     state = policy(trigger)
     assert state.failure_streak == 0 and state.disabled_at is None
+
+
+def keys_disabled() -> float:
+    return REGISTRY.get_sample_value("relay_npstoday_keys_disabled_total") or 0.0
+
+
+def test_disabling_a_key_is_counted_once(settings, clock):
+    settings.NPSTODAY_DISABLE_AFTER_FAILURES = 3
+    state = NpsTodayDeliveryFactory()
+    before = keys_disabled()
+    for _ in range(2):
+        npstoday_key_record_failure(state, "HTTP 500")
+    assert keys_disabled() == before
+    npstoday_key_record_failure(state, "HTTP 500")
+    assert NpsTodayDelivery.objects.get(pk=state.pk).disabled_at is not None
+    assert keys_disabled() == before + 1
+    npstoday_key_record_failure(state, "HTTP 500")  # already disabled: not counted again
+    assert keys_disabled() == before + 1
 
 
 @respx.mock
