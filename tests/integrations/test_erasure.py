@@ -338,3 +338,11 @@ def test_api_says_when_nothing_matched(api_for, janes_history):
     )
     assert answer.status_code == 200
     assert [sum(r["counts"].values()) for r in answer.json()] == [0]
+
+
+def test_the_erase_page_leads_back_through_the_app_and_the_list(client, eraser):
+    client.force_login(eraser)
+    page = client.get(ERASE_URL).content.decode()
+    crumbs = page.split('class="breadcrumbs"', 1)[1].split("</div>", 1)[0]
+    assert 'href="/admin/integrations/"' in crumbs
+    assert 'href="/admin/integrations/erasure/"' in crumbs

@@ -161,3 +161,13 @@ def test_a_staff_member_adds_the_card_of_their_account_only(client, staff_user_f
     assert client.post(add, {**form, "account": account.pk}).status_code == 302
     setup = CardSetup.objects.get(account=account)
     assert (setup.title, setup.personal_page, setup.history_size) == ("Feedback", False, 5)
+
+
+def test_the_key_and_test_pages_lead_back_through_every_level(staff, mine):
+    # the breadcrumbs name the app, the list of setups and the setup itself
+    changelist = reverse("admin:pgap_cardsetup_changelist")
+    for page in (staff.post(url("issue_key", mine)), staff.get(url("test", mine))):
+        crumbs = page.content.decode().split('class="breadcrumbs"', 1)[1].split("</div>", 1)[0]
+        assert f'href="{reverse("admin:app_list", args=["pgap"])}"' in crumbs
+        assert f'href="{changelist}"' in crumbs
+        assert f'href="{url("change", mine)}"' in crumbs
