@@ -2,15 +2,17 @@
 (web, the events worker, an http worker per core, beat, the dispatcher) until Ctrl-C,
 restarting any that dies, and stop them all cleanly."""
 
+import fcntl
 import os
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from integrations import launcher
 from integrations.metrics import multiprocess_dir_prepare
@@ -28,11 +30,15 @@ class Command(BaseCommand):
             "--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2"))
         )
 
-    def handle(self, *args, port, host, web_workers, **options):
+    def handle(self, *args, **options):
+        run_dir = Path(settings.RUN_DIR)
+        with run_dir_held(run_dir):
+            self._run(run_dir, **options)
+
+    def _run(self, run_dir: Path, *, port, host, web_workers, **options):
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("database: migrated")
         call_command("ensure_superuser", stdout=self.stdout)
-        run_dir = Path(settings.RUN_DIR)
         for folder in ("queue", "control"):
             (run_dir / "broker" / folder).mkdir(parents=True, exist_ok=True)
 
@@ -96,3 +102,27 @@ class Command(BaseCommand):
                 "Log in with the superuser above. Press Ctrl-C to stop every process.\n"
             )
         )
+
+
+@contextmanager
+def run_dir_held(run_dir: Path):
+    """The run folder (metrics, beat's schedule, the embedded broker) for this platform
+    alone: a second `make run` on the same folder would wipe the first one's metrics and
+    run a second beat. The lock is the kernel's, so it goes with the process, however it
+    ends."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "platform.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip()
+            raise CommandError(
+                f"{run_dir} is in use by a platform already running"
+                f"{f' (pid {holder})' if holder else ''}; stop it, or give this one its own "
+                "folder, database and port (RELAY_RUN_DIR, DATABASE_URL, PORT; see the README)"
+            ) from None
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
