@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.db.models.constants import LOOKUP_SEP
 
 from integrations.admin.audit_trail import AuditTrailMixin
+from integrations.admin.pickers import TwoBoxPickers
 from integrations.models import Account
 
 logger = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ class ScopedChoices:
 ScopedInline = ScopedChoices
 
 
-class AccountScopedAdmin(AuditTrailMixin, ScopedChoices, admin.ModelAdmin):
+class AccountScopedAdmin(AuditTrailMixin, TwoBoxPickers, ScopedChoices, admin.ModelAdmin):
     """Scopes the list, detail pages, filters, choices and actions to the user's accounts;
     a malformed filter value in the query string shows the list's error page, never a 500.
     Each change page ends with the object's audit trail; every save is audited."""

@@ -268,3 +268,18 @@ def test_no_admin_page_capitalises_nps_today(admin_client):
     saved = admin_client.post(url, {"max_attempts": 3, "retry_seconds": 60})
     assert saved.status_code == 302
     assert LogEntry.objects.get().get_change_message() == "Changed Tries per survey."
+
+
+@pytest.mark.parametrize(
+    ("page", "own_help"),
+    [
+        ("/admin/integrations/account/add/", "Staff users who may see and edit this account"),
+        ("/admin/pgap/pgapsetup/add/", "The IVR mappings whose surveys carry the agent"),
+    ],
+)
+def test_two_box_pickers_keep_their_help_without_the_hold_down_control_hint(
+    admin_client, page, own_help
+):
+    text = admin_client.get(page).content.decode()
+    assert own_help in text
+    assert "Hold down" not in text  # the hint of a plain multiple select, not of two boxes
