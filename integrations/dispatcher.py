@@ -167,9 +167,11 @@ class Dispatcher:
     def _first_notifications(self, timeout: float) -> dict[str, set[int]]:
         """Wait up to `timeout` for a notification, then take the ones already queued."""
         tables: dict[str, set[int]] = {}
-        for notification in self._listening_on.notifies(timeout=timeout):
+        # Not a `break` after the first: psycopg reads every notification that has arrived
+        # at once and drops those the generator had not yielded yet when it is closed.
+        # `stop_after=1` ends it after the batch holding the first.
+        for notification in self._listening_on.notifies(timeout=timeout, stop_after=1):
             _note(tables, notification.payload)
-            break
         if tables:
             for notification in self._listening_on.notifies(timeout=0):
                 _note(tables, notification.payload)

@@ -5,6 +5,7 @@ import threading
 from unittest import mock
 
 import pytest
+from django.db import transaction
 
 from integrations.dispatcher import Dispatcher
 from integrations.dixa import envelope, samples
@@ -86,6 +87,19 @@ def test_a_stored_event_wakes_the_dispatcher_through_notify(broker, start_dispat
     wait_until(lambda: broker.handed_over() == pks, 10, "the events to be handed over")
     published = [pk for ids in broker.published for pk in ids]
     assert sorted(published) == sorted(pks)
+
+
+def test_notifications_that_arrive_together_wake_it_for_every_row(
+    broker, start_dispatcher, account
+):
+    # given a dispatcher whose poll would not come for an hour, after its first pass
+    dispatcher = start_dispatcher(poll_seconds=3600)
+    wait_until(lambda: dispatcher.listening, 10, "the dispatcher to LISTEN")
+    # when one transaction stores three events: their notifications come in one batch
+    with transaction.atomic():
+        pks = {ingested(account) for _ in range(3)}
+    # then every row named in the batch is handed over, not only the first
+    wait_until(lambda: broker.handed_over() == pks, 10, "the events to be handed over")
 
 
 def test_the_slow_poll_finds_rows_stored_without_a_notification(broker, start_dispatcher):
