@@ -115,10 +115,6 @@ class IvrMappingForm(SecretFieldsForm):
         if mapping.pk and "campaign_id" in self.fields:
             campaign = self.fields["campaign_id"]
             campaign.widget.stored = (str(mapping.campaign_id), mapping.campaign_name)
-        token = self.fields.get("dixa_api_token")
-        if token is not None and self.is_bound:
-            # Show what was typed again after a failed save (never the stored token).
-            token.widget.render_value = True
 
     def clean(self):
         cleaned = super().clean()

@@ -29,6 +29,7 @@ class SigningSecretInline(ScopedInline, admin.TabularInline):
     extra = 0
     fields = ("label", "stored", "secret", "is_active", "created_at")
     readonly_fields = ("stored", "created_at")
+    masked_as = {"secret": "stored"}
 
     @admin.display(description="stored secret")
     def stored(self, obj):

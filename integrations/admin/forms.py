@@ -3,9 +3,18 @@ from django import forms
 from integrations import crypto
 
 
+class KeptWhenBlank(forms.CharField):
+    """A secret's field: left blank, the stored secret stays, so only a typed value is a
+    change (the admin's history and audit trail name only what was changed)."""
+
+    def has_changed(self, initial, data):
+        return bool(data) and super().has_changed(initial, data)
+
+
 class SecretFieldsForm(forms.ModelForm):
     """Encrypted fields are write-only in the admin: the page shows the last four characters,
-    a blank submission keeps the stored value."""
+    a blank submission keeps the stored value, and a refused save shows again what was typed
+    (never the stored value)."""
 
     secret_fields: tuple[str, ...] = ()
 
@@ -14,11 +23,18 @@ class SecretFieldsForm(forms.ModelForm):
         for name in self.secret_fields:
             if name not in self.fields:
                 continue
-            field = self.fields[name]
+            model_field = self.fields[name]
             current = getattr(self.instance, name, "") if self.instance.pk else ""
-            field.widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
+            field = self.fields[name] = KeptWhenBlank(
+                required=model_field.required and not current,
+                label=model_field.label,
+                help_text=model_field.help_text,
+                validators=model_field.validators,
+                widget=forms.PasswordInput(
+                    render_value=self.is_bound, attrs={"autocomplete": "off"}
+                ),
+            )
             if current:
-                field.required = False
                 field.help_text = f"Stored: {crypto.mask(current)}. Leave blank to keep it."
 
     def clean(self):

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.db.models.constants import LOOKUP_SEP
 
 from integrations.admin.audit_trail import AuditTrailMixin
+from integrations.admin.masked_secrets import MaskedSecrets
 from integrations.admin.pickers import TwoBoxPickers
 from integrations.models import Account
 
@@ -142,11 +143,14 @@ class ScopedChoices:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
-# Inlines are reached through a scoped parent; their own relation choices are scoped too.
-ScopedInline = ScopedChoices
+class ScopedInline(MaskedSecrets, ScopedChoices):
+    """Inlines are reached through a scoped parent; their own relation choices are scoped
+    too, and their secrets masked for who may only view."""
 
 
-class AccountScopedAdmin(AuditTrailMixin, TwoBoxPickers, ScopedChoices, admin.ModelAdmin):
+class AccountScopedAdmin(
+    AuditTrailMixin, MaskedSecrets, TwoBoxPickers, ScopedChoices, admin.ModelAdmin
+):
     """Scopes the list, detail pages, filters, choices and actions to the user's accounts;
     a malformed filter value in the query string shows the list's error page, never a 500.
     Each change page ends with the object's audit trail; every save is audited."""

@@ -3,7 +3,8 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.models import Account, ApiKey, InboundEvent
+from integrations.audit.models import AuditEntry
+from integrations.models import Account, ApiKey, InboundEvent, SigningSecret
 from integrations.services.api_keys import api_key_create
 from ivr.models import NpsTodayDelivery
 from pgap.services.hooks import response_hook_create
@@ -283,3 +284,46 @@ def test_two_box_pickers_keep_their_help_without_the_hold_down_control_hint(
     text = admin_client.get(page).content.decode()
     assert own_help in text
     assert "Hold down" not in text  # the hint of a plain multiple select, not of two boxes
+
+
+def test_saving_an_account_unchanged_records_no_secret_as_changed(admin_client):
+    # given an account with its nps.today key and a signing secret
+    account = AccountFactory(npstoday_api_key="nps-keep-me-0002")
+    secret = SigningSecretFactory(account=account)
+    # when an admin saves its page without typing anything (secrets are shown blank)
+    admin_client.post(
+        reverse("admin:integrations_account_change", args=[account.pk]),
+        account_form(
+            account,
+            **{
+                "signing_secrets-TOTAL_FORMS": 1,
+                "signing_secrets-INITIAL_FORMS": 1,
+                "signing_secrets-0-id": secret.pk,
+                "signing_secrets-0-account": account.pk,
+                "signing_secrets-0-label": secret.label,
+                "signing_secrets-0-secret": "",
+                "signing_secrets-0-is_active": "on",
+            },
+        ),
+    )
+    # then the history and the audit trail say nothing changed, and nothing did
+    entry = LogEntry.objects.get(object_id=str(account.pk))
+    assert entry.get_change_message() == "No fields changed."
+    audit = AuditEntry.objects.get(action="account change")
+    assert "API key" not in audit.summary and "Secret" not in audit.summary
+    account.refresh_from_db()
+    secret.refresh_from_db()
+    assert account.npstoday_api_key == "nps-keep-me-0002"
+    assert SigningSecret.objects.get(pk=secret.pk).secret == secret.secret
+
+
+def test_a_refused_account_save_shows_the_typed_key_again_never_the_stored_one(admin_client):
+    account = AccountFactory(npstoday_api_key="nps-stored-0003")
+    page = admin_client.post(
+        reverse("admin:integrations_account_change", args=[account.pk]),
+        account_form(account, name="", npstoday_api_key="nps-typed-0004"),
+    )
+    assert page.status_code == 200  # refused: a name is required
+    text = page.content.decode()
+    assert 'value="nps-typed-0004"' in text
+    assert "nps-stored-0003" not in text
