@@ -51,8 +51,9 @@ def dixa_url(csid: int) -> str:
 
 
 def period_label(start, bucket: str) -> str:
+    """ISO 8601, as every date in the admin: a week by its first day, a month as YYYY-MM."""
     day = timezone.localtime(start).date()
-    return f"{day.day} {day:%b}" if bucket == "week" else f"{day:%b %Y}"
+    return day.isoformat() if bucket == "week" else f"{day:%Y-%m}"
 
 
 def with_query(request, **changes) -> str:

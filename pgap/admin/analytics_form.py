@@ -53,7 +53,12 @@ class Selection:
 class PgapFilterForm(forms.Form):
     account = forms.ModelChoiceField(queryset=None, required=False, empty_label="All my accounts")
     mapping = forms.ModelChoiceField(queryset=None, required=False, empty_label="All mappings")
-    agent = forms.CharField(required=False, max_length=254, label="Agent email")
+    agent = forms.CharField(
+        required=False,
+        max_length=254,
+        label="Agent email",
+        help_text="the whole address (case does not matter)",
+    )
     period = DefaultedChoiceField(choices=PERIODS, required=False, initial=DEFAULT_PERIOD)
     week = forms.RegexField(
         regex=r"^\d{4}-W\d{2}$",
@@ -157,7 +162,7 @@ class PgapFilterForm(forms.Form):
             start=start,
             end=end,
             mapping_id=data["mapping"].pk if data.get("mapping") else None,
-            agent_email=data.get("agent") or None,
+            agent_email=(data.get("agent") or "").strip().lower() or None,  # stored lower-case
             agent_emails=tuple(coaching.agent_emails) if coaching else (),
             agent_score=data.get("agent_score"),
             customer_score=data.get("customer_score"),
@@ -165,7 +170,7 @@ class PgapFilterForm(forms.Form):
         bucket = data.get("by") or "week"
         if bucket == "week" and (last - first).days >= 7 * MAX_WEEKS:
             bucket = "month"
-        span = f"{first.day} {first:%b %Y} – {last.day} {last:%b %Y}"
+        span = f"{first.isoformat()} – {last.isoformat()}"
         return Selection(pairs=pairs, bucket=bucket, label=f"{label}, {span}")
 
 

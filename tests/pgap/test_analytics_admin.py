@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from pgap.admin.analytics import period_label
 from pgap.models import CoachingPeriod
 from tests.integrations.factories import AccountFactory
 from tests.ivr.factories import IvrMappingFactory, SurveyTriggerFactory
@@ -289,3 +290,24 @@ def test_a_coaching_period_of_another_account_cannot_be_chosen(staff, theirs):
     period = CoachingPeriodFactory(account=theirs.account)
     response = get(staff, PAGE, f"?period=coaching&coaching={period.pk}")
     assert "coaching" in response.context["form"].errors
+
+
+def test_trend_periods_are_labelled_in_iso_8601():
+    monday = timezone.make_aware(timezone.datetime(2026, 9, 7, 0, 0))
+    assert period_label(monday, "week") == "2026-09-07"
+    assert period_label(monday.replace(day=1), "month") == "2026-09"
+
+
+def test_two_agents_of_one_name_are_told_apart_by_their_email(staff, mine):
+    pair(mine, 9, 7, prediction__agent_name="Noah", prediction__agent_email="noah.a@corp.example")
+    pair(mine, 8, 8, prediction__agent_name="Noah", prediction__agent_email="noah.b@corp.example")
+    table = get(staff, PAGE).content.decode().split('id="pgap-agents"', 1)[1].split("</table>")[0]
+    assert table.count(">Noah</a>") == 2
+    assert "noah.a@corp.example</span>" in table and "noah.b@corp.example</span>" in table
+
+
+def test_the_agent_filter_takes_an_address_in_any_case_and_says_the_span_in_iso(staff, mine):
+    pair(mine, 9, 7, prediction__agent_email="karla@corp.example")
+    page = get(staff, PAGE, "?agent=%20Karla@Corp.Example&period=custom&start=2026-01-01")
+    assert page.context["data"].overall.pairs == 1
+    assert "Custom range, 2026-01-01 – " in page.content.decode()
