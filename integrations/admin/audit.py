@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 
+from integrations.admin import columns
 from integrations.admin.events import RecordAdmin, truncate
 from integrations.audit.models import AuditEntry
 
@@ -9,7 +10,7 @@ MAX_LINKED_OBJECTS = 100
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(RecordAdmin):
+class AuditEntryAdmin(columns.WideListMixin, RecordAdmin):
     """Who did what, when, and what came of it: evidence, read-only for everyone."""
 
     list_display = ("at", "action", "actor_label", "account", "short_summary", "short_result")

@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from integrations import crypto
+from integrations.admin import columns
 from integrations.admin.events import RecordAdmin
 from integrations.admin.forms import SecretFieldsForm
 from integrations.admin.scoping import AccountScopedAdmin
@@ -257,7 +258,7 @@ class DixaConnectionAdmin(AccountScopedAdmin):
 
 
 @admin.register(DixaDeliveryLog)
-class DixaDeliveryLogAdmin(RecordAdmin):
+class DixaDeliveryLogAdmin(columns.WideListMixin, RecordAdmin):
     list_display = (
         "delivered_at",
         "account",

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from integrations.admin import columns
 from integrations.admin.events import RecordAdmin, truncate
 from integrations.audit.services import audit_record
 from pgap.models import AgentPrediction
@@ -9,17 +10,15 @@ from pgap.services.capture import predictions_read_again
 
 
 @admin.register(AgentPrediction)
-class AgentPredictionAdmin(RecordAdmin):
+class AgentPredictionAdmin(columns.WideListMixin, RecordAdmin):
     list_display = (
         "csid",
         "status",
         "score",
-        "source",
         "agent_email",
         "mapping",
         "closed_at",
         "short_reason",
-        "attempt_count",
     )
     list_filter = ("status", "source", "account", "mapping")
     list_select_related = ("account", "mapping")

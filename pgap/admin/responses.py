@@ -11,6 +11,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.html import format_html
 
+from integrations.admin import columns
 from integrations.admin.events import RecordAdmin, pretty_json, truncate
 from integrations.audit.services import audit_record
 from pgap.models import ResponseHook, ResponseSubscription, SurveyResponse
@@ -45,7 +46,7 @@ class MatchedFilter(admin.SimpleListFilter):
 
 
 @admin.register(SurveyResponse)
-class SurveyResponseAdmin(RecordAdmin):
+class SurveyResponseAdmin(columns.WideListMixin, RecordAdmin):
     show_full_result_count = False
     list_select_related = ("account",)
     list_display = (
@@ -53,7 +54,6 @@ class SurveyResponseAdmin(RecordAdmin):
         "response_id",
         "campaign_id",
         "rating",
-        "agent_rating",
         "short_comment",
         "match",
         "csid",
@@ -240,12 +240,11 @@ def _ids(ids) -> str:
 
 
 @admin.register(ResponseSubscription)
-class ResponseSubscriptionAdmin(RecordAdmin):
+class ResponseSubscriptionAdmin(columns.WideListMixin, RecordAdmin):
     list_display = (
         "campaign_id",
         "account",
         "state",
-        "subscription_id",
         "hook_state",
         "short_error",
         "updated_at",
