@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from integrations.admin.events import RecordAdmin
 from integrations.admin.scoping import visible_accounts
 from integrations.erasure.models import Erasure
+from integrations.erasure.previews import erasure_preview_mismatch, erasure_preview_token
 from integrations.erasure.services import personal_data_erase, subject_for
 
 
@@ -63,18 +64,32 @@ class ErasureAdmin(RecordAdmin):
         extra = {"may_erase": self.has_erase_permission(request), **(extra_context or {})}
         return super().changelist_view(request, extra)
 
+    def _dry_run_matches(self, request, subject, accounts) -> bool:
+        """Whether the erase posted is of exactly what the page's dry run showed (the form can
+        be edited after it); says why not, and the view then shows a dry run instead."""
+        mismatch = erasure_preview_mismatch(
+            token=request.POST.get("preview_token", ""), subject=subject, accounts=accounts
+        )
+        if mismatch:
+            messages.warning(
+                request,
+                f"Nothing was erased: {mismatch}. Below is a dry run of these values; "
+                "erase from there.",
+            )
+        return mismatch is None
+
     def erase_view(self, request):
         if not self.has_erase_permission(request):
             raise PermissionDenied
         form = ErasureForm(request.POST or None, user=request.user)
-        preview = None
+        preview = preview_token = None
         if request.method == "POST" and form.is_valid():
-            confirmed = "erase" in request.POST
+            subject, accounts = form.cleaned_data["subject"], form.cleaned_data["accounts"]
+            confirmed = "erase" in request.POST and self._dry_run_matches(
+                request, subject, accounts
+            )
             records = personal_data_erase(
-                subject=form.cleaned_data["subject"],
-                accounts=form.cleaned_data["accounts"],
-                actor=request.user,
-                dry_run=not confirmed,
+                subject=subject, accounts=accounts, actor=request.user, dry_run=not confirmed
             )
             if confirmed:
                 rows = sum(record.rows for record in records)
@@ -86,12 +101,14 @@ class ErasureAdmin(RecordAdmin):
                 )
                 return redirect(reverse("admin:integrations_erasure_changelist"))
             preview = records
+            preview_token = erasure_preview_token(subject=subject, accounts=accounts)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Erase a person's data",
             "form": form,
             "preview": preview,
+            "preview_token": preview_token,
             "preview_rows": sum(record.rows for record in preview or []),
         }
         return TemplateResponse(request, "admin/integrations/erasure/erase.html", context)

@@ -5,8 +5,10 @@ that names the person by a fingerprint only; a dry run changes nothing."""
 import io
 import json
 import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
@@ -250,11 +252,86 @@ def test_admin_dry_run_shows_counts_then_erase_changes(client, eraser, janes_his
     jane_a.refresh_from_db()
     assert jane_a.respondent_email  # nothing changed yet
 
-    done = client.post(ERASE_URL, {**form, "erase": "1"}, follow=True)
+    token = preview.context["preview_token"]
+    assert f'name="preview_token" value="{token}"' in page
+    done = client.post(ERASE_URL, {**form, "erase": "1", "preview_token": token}, follow=True)
     assert "Erased: 5 row(s) changed in 1 account(s)." in done.content.decode()
     jane_a.refresh_from_db()
     assert jane_a.respondent_email == ""
     assert Erasure.objects.filter(actor=eraser, dry_run=False).count() == 1
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"value": "jane.doe@example.com"},
+        {"kind": "phone", "value": "+4520304050"},
+        {"accounts": []},  # filled in below: both of the user's accounts
+    ],
+    ids=["value", "kind", "accounts"],
+)
+def test_admin_erases_only_what_the_dry_run_showed(client, eraser, janes_history, changed):
+    # given a dry run of Bob, whose erase button the page offers
+    a, b, jane_a, bob_a, jane_b = janes_history
+    a2 = AccountFactory(name="A2")
+    a2.members.add(eraser)
+    client.force_login(eraser)
+    form = {"kind": "email", "value": "bob@example.com", "accounts": [a.pk]}
+    preview = client.post(ERASE_URL, {**form, "preview": "1"})
+    token = preview.context["preview_token"]
+    assert "Erase 4 row(s) now" in preview.content.decode()
+    # when the form is edited before the erase button is clicked
+    edited = {**form, **changed, "erase": "1", "preview_token": token}
+    if "accounts" in changed:
+        edited["accounts"] = [a.pk, a2.pk]
+    answer = client.post(ERASE_URL, edited)
+    # then nothing is erased, and the page shows a dry run of the new values, saying why
+    assert answer.status_code == 200
+    page = answer.content.decode()
+    assert "Nothing was erased: the person or the accounts changed since the dry run" in page
+    assert "Dry run: what would change" in page
+    assert not Erasure.objects.filter(dry_run=False).exists()
+    jane_a.refresh_from_db(), bob_a.refresh_from_db()
+    assert jane_a.respondent_email and bob_a.respondent_email
+    # and its button erases the new values, now previewed
+    done = client.post(ERASE_URL, {**edited, "preview_token": answer.context["preview_token"]})
+    assert done.status_code == 302
+    assert Erasure.objects.filter(dry_run=False).count() == len(edited["accounts"])
+
+
+def test_admin_erase_without_a_valid_dry_run_is_a_dry_run(client, eraser, janes_history):
+    a, b, jane_a, *_ = janes_history
+    client.force_login(eraser)
+    form = {"kind": "email", "value": "Jane.Doe@Example.com", "accounts": [a.pk]}
+    # when the erase is posted without a dry run's token, or with a forged one
+    for token in ({}, {"preview_token": ""}, {"preview_token": "forged"}):
+        answer = client.post(ERASE_URL, {**form, **token, "erase": "1"})
+        # then it is a dry run, saying so
+        assert "Nothing was erased: the person or the accounts changed" in answer.content.decode()
+    assert not Erasure.objects.filter(dry_run=False).exists()
+
+
+def test_admin_erase_after_the_dry_run_expired_is_a_fresh_dry_run(client, eraser, janes_history):
+    # given a dry run of Jane
+    a, b, jane_a, *_ = janes_history
+    client.force_login(eraser)
+    form = {"kind": "email", "value": "Jane.Doe@Example.com", "accounts": [a.pk]}
+    token = client.post(ERASE_URL, {**form, "preview": "1"}).context["preview_token"]
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=16)):
+        # when its erase button is clicked 16 minutes later
+        late = client.post(ERASE_URL, {**form, "erase": "1", "preview_token": token})
+        # then nothing is erased, and a fresh dry run says why
+        assert "Nothing was erased: the dry run is more than 15 minutes old" in (
+            late.content.decode()
+        )
+        jane_a.refresh_from_db()
+        assert jane_a.respondent_email
+        # and the fresh one's button erases (the value compared as the service normalises it)
+        fresh = {**form, "value": " jane.doe@example.COM", "erase": "1"}
+        done = client.post(ERASE_URL, {**fresh, "preview_token": late.context["preview_token"]})
+        assert done.status_code == 302
+    jane_a.refresh_from_db()
+    assert jane_a.respondent_email == ""
 
 
 def test_admin_erases_only_in_the_staff_users_accounts(client, eraser, janes_history):
