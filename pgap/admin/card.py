@@ -4,6 +4,7 @@ rendered from it as Dixa renders it, in a sandboxed iframe)."""
 
 import json
 import logging
+from datetime import datetime
 
 from csp.decorators import csp_update
 from django import forms
@@ -12,7 +13,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 
 from integrations.admin.scoping import AccountScopedAdmin
 from pgap.api.card import CardInputSerializer
@@ -159,32 +159,42 @@ class CardSetupAdmin(AccountScopedAdmin):
         )
 
     def issue_key_view(self, request, object_id):
+        """Post/Redirect/Get: the POST issues the key and redirects here; the GET shows it
+        once, popped from the session, so a reload neither issues another nor shows it again."""
         setup = self._setup(request, object_id)
         change_url = reverse("admin:pgap_cardsetup_change", args=[setup.pk])
-        if request.method != "POST":  # back to the key page, or reloaded: it was shown once
+        to_show = f"pgap.card_key.{setup.pk}"
+        if request.method == "POST":
+            if not self._can_issue_key(request, setup):
+                raise PermissionDenied
+            issued = card_key_issue(setup=setup)
+            self.log_change(request, setup, f"Issued the card key {issued.api_key.prefix}…")
+            logger.info(
+                "card key %s… issued for account %s by %s",
+                issued.api_key.prefix,
+                setup.account_id,
+                request.user.get_username(),
+            )
+            request.session[to_show] = {
+                "plaintext": issued.plaintext,
+                "issued_at": issued.api_key.created_at.isoformat(),
+            }
+            return HttpResponseRedirect(reverse("admin:pgap_cardsetup_issue_key", args=[setup.pk]))
+        key = request.session.pop(to_show, None)
+        if key is None:  # reloaded, or back to the key page: it was shown once
             self.message_user(
                 request,
                 "A card key is shown once, when it is issued; issue another to see a new one.",
                 messages.INFO,
             )
             return HttpResponseRedirect(change_url)
-        if not self._can_issue_key(request, setup):
-            raise PermissionDenied
-        issued = card_key_issue(setup=setup)
-        self.log_change(request, setup, f"Issued the card key {issued.api_key.prefix}…")
-        logger.info(
-            "card key %s… issued for account %s by %s",
-            issued.api_key.prefix,
-            setup.account_id,
-            request.user.get_username(),
-        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": setup,
             "title": f"Card key for {setup.account}",
-            "plaintext": issued.plaintext,
-            "issued_at": timezone.now(),
+            "plaintext": key["plaintext"],
+            "issued_at": datetime.fromisoformat(key["issued_at"]),
             "change_url": change_url,
         }
         return TemplateResponse(request, "pgap/card/admin/key_issued.html", context)

@@ -67,8 +67,9 @@ def test_the_setup_page_shows_every_field_of_dixas_form(staff, mine):
 
 def test_a_card_key_is_issued_from_the_page_shown_once_and_works(staff, mine, client):
     # when the admin issues the card's key
-    page = staff.post(url("issue_key", mine))
-    # then the page shows it once, ready to copy as Basic's password
+    page = staff.post(url("issue_key", mine), follow=True)
+    # then it is shown once, after a redirect, ready to copy as Basic's password
+    assert page.redirect_chain == [(url("issue_key", mine), 302)]
     assert page.status_code == 200 and "no-store" in page["Cache-Control"]  # admin_view's
     key = page.context["plaintext"]
     assert f'<pre id="card-key" class="card-key">{key}</pre>' in page.content.decode()
@@ -91,6 +92,25 @@ def test_a_card_key_is_issued_from_the_page_shown_once_and_works(staff, mine, cl
         "/api/dixa/card", data={}, content_type="application/json", HTTP_AUTHORIZATION=auth
     )
     assert answer.status_code == 200
+
+
+def test_reloading_the_key_page_issues_no_second_key(staff, mine):
+    # given a key issued, and shown on the page the POST redirected to
+    issued = staff.post(url("issue_key", mine))
+    assert issued.status_code == 302 and issued["Location"] == url("issue_key", mine)
+    shown = staff.get(issued["Location"])
+    key = shown.context["plaintext"]
+    # when that page is reloaded
+    reloaded = staff.get(issued["Location"], follow=True)
+    # then no key is issued or shown: the setup page says why
+    assert reloaded.redirect_chain == [(url("change", mine), 302)]
+    assert "A card key is shown once" in reloaded.content.decode()
+    assert key not in reloaded.content.decode()
+    assert ApiKey.objects.count() == 1
+    mine.refresh_from_db()
+    assert mine.api_key == ApiKey.objects.get()
+    # and the plaintext is no longer kept in the session
+    assert key not in str(dict(staff.session))
 
 
 def test_issuing_a_key_needs_a_post_and_the_right_to_add_api_keys(client, staff_user_factory, mine):
@@ -166,7 +186,8 @@ def test_a_staff_member_adds_the_card_of_their_account_only(client, staff_user_f
 def test_the_key_and_test_pages_lead_back_through_every_level(staff, mine):
     # the breadcrumbs name the app, the list of setups and the setup itself
     changelist = reverse("admin:pgap_cardsetup_changelist")
-    for page in (staff.post(url("issue_key", mine)), staff.get(url("test", mine))):
+    key_page = staff.post(url("issue_key", mine), follow=True)
+    for page in (key_page, staff.get(url("test", mine))):
         crumbs = page.content.decode().split('class="breadcrumbs"', 1)[1].split("</div>", 1)[0]
         assert f'href="{reverse("admin:app_list", args=["pgap"])}"' in crumbs
         assert f'href="{changelist}"' in crumbs
