@@ -394,8 +394,9 @@ CARD_NPSTODAY_TIMEOUT_SECONDS = env.float("CARD_NPSTODAY_TIMEOUT_SECONDS", defau
 
 # --- Connect Dixa (integrations/services/dixa_*.py, docs/dixa.md) ---------------------------
 # The platform's public base URL: the subscription Connect Dixa makes points Dixa at
-# f"{PUBLIC_URL}/api/dixa/relay", and nps.today's response hooks at it too. Unset, Connect Dixa
-# says it is needed, and the hooks take the address the admin's request came to.
+# f"{PUBLIC_URL}/api/dixa/relay", nps.today's response hooks and the card's Hook URL at it too
+# (integrations/public_url.py). Unset, Connect Dixa says it is needed, and the hooks and the
+# card take the address the admin's request came to.
 PUBLIC_URL = env("PUBLIC_URL", default="").rstrip("/")
 DIXA_WEBHOOK_NAME = env("DIXA_WEBHOOK_NAME", default="nps survey relay")
 # A burst of mapping edits makes one PATCH of the queue filter, this long after the first.

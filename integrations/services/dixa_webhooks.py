@@ -19,6 +19,7 @@ from django.urls import reverse
 from integrations.clients.http import ApiUnavailable
 from integrations.dixa.envelope import storable
 from integrations.models import Account, ApiKey, DixaConnection, SigningSecret, hex_validator
+from integrations.public_url import public_url
 
 State = DixaConnection.State
 QueueSource = Callable[[Account], Iterable[str]]
@@ -78,7 +79,7 @@ class Desired:
 
 
 def relay_url() -> str:
-    return settings.PUBLIC_URL.rstrip("/") + reverse("dixa-relay")
+    return public_url(reverse("dixa-relay"))
 
 
 def desired_subscription(account: Account) -> Desired:

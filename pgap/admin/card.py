@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from integrations.admin.scoping import AccountScopedAdmin
+from integrations.public_url import public_url
 from pgap.api.card import CardInputSerializer
 from pgap.models import CardSetup
 from pgap.services.card import card_answer, card_body_text, card_key_issue
@@ -142,9 +143,8 @@ class CardSetupAdmin(AccountScopedAdmin):
         setup = self.get_object(request, object_id)
         extra = dict(extra_context or {})
         if setup is not None:
-            hook_url = request.build_absolute_uri(reverse("dixa-card"))
             extra.update(
-                dixa_form=dixa_form(setup, hook_url),
+                dixa_form=dixa_form(setup, public_url(reverse("dixa-card"), request)),
                 card_key=setup.api_key,
                 can_issue_key=self._can_issue_key(request, setup),
                 issue_key_url=reverse("admin:pgap_cardsetup_issue_key", args=[setup.pk]),

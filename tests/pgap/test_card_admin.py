@@ -65,6 +65,24 @@ def test_the_setup_page_shows_every_field_of_dixas_form(staff, mine):
     assert "no card key issued yet" in text
 
 
+@pytest.mark.parametrize(
+    "public_url, hook_url",
+    [
+        ("", "http://testserver/api/dixa/card"),  # the address the admin came to
+        ("https://relay.example.com/", "https://relay.example.com/api/dixa/card"),
+    ],
+)
+def test_the_hook_url_is_on_public_url_when_set(staff, mine, settings, public_url, hook_url):
+    # given the PUBLIC_URL the Dixa connection registers its webhook on, or none
+    settings.PUBLIC_URL = public_url
+    # when
+    page = staff.get(url("change", mine))
+    # then the card's Hook URL is on it too
+    hook = next(f for f in page.context["dixa_form"] if f["id"] == "hook-url")
+    assert hook["value"] == hook_url
+    assert f'<pre id="card-field-hook-url">{hook_url}</pre>' in page.content.decode()
+
+
 def test_a_card_key_is_issued_from_the_page_shown_once_and_works(staff, mine, client):
     # when the admin issues the card's key
     page = staff.post(url("issue_key", mine), follow=True)
