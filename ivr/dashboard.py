@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Max, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -99,8 +100,15 @@ def survey_dashboard(accounts, *, today: date) -> dict:
         "counted_at": DailyCount.objects.filter(account__in=accounts, day=today).aggregate(
             at=Max("counted_at")
         )["at"],
+        "every_minutes": counting_interval_minutes(),
         "metrics": Metric,
     }
+
+
+def counting_interval_minutes() -> int:
+    """How often beat counts the days (its `count-daily` entry)."""
+    every = settings.CELERY_BEAT_SCHEDULE["count-daily"]["schedule"]
+    return max(1, round(every.total_seconds() / 60))
 
 
 def _row(mapping: IvrMapping | None, account_id: int) -> Row:

@@ -201,3 +201,17 @@ def test_the_dashboards_queries_do_not_grow_with_the_traffic(admin_client, traff
         survey(traffic["support"], Status.DELIVERED)
     daily_counts_refresh(days=1)
     assert queries() == before
+
+
+def test_before_the_first_count_the_dashboard_says_so_instead_of_no_traffic(admin_client):
+    # given closes today that beat has not counted yet
+    close(AccountFactory(), "q-dk")
+    page = dashboard(admin_client)
+    # then it says when they will show and where they are now, never "no closes"
+    assert "not counted yet: counted every 5 minutes" in page
+    assert "No closes or surveys in the last 7 days" not in page
+    assert reverse("admin:ivr_surveytrigger_changelist") in page
+
+
+def test_once_counted_the_dashboard_says_when_and_how_often(admin_client, traffic):
+    assert "again every 5 minutes" in dashboard(admin_client)
