@@ -135,7 +135,11 @@ class InboundEvent(models.Model):
         max_length=100, help_text="Dixa's subscription name, e.g. ConversationClosed."
     )
     event_fqn = models.CharField(max_length=100, help_text="As sent, e.g. CONVERSATION_CLOSED.")
-    is_known_type = models.BooleanField(default=True)
+    is_known_type = models.BooleanField(
+        "known event type",
+        default=True,
+        help_text="A type in Dixa's event catalogue; an unknown one is stored, not handled.",
+    )
     event_timestamp = models.DateTimeField(null=True, blank=True)
     csid = models.BigIntegerField(null=True, blank=True, db_index=True)
     queue_id = models.CharField(max_length=64, blank=True)
@@ -217,6 +221,7 @@ class InboundEventBody(models.Model):
 
     class Meta:
         verbose_name = "inbound event body"
+        verbose_name_plural = "inbound event bodies"
 
     def __str__(self) -> str:
         return f"body of event #{self.pk}"
@@ -382,6 +387,7 @@ class DixaDeliveryStatus(models.Model):
 
     class Meta:
         ordering = ["connection", "event_type"]
+        verbose_name = "Dixa delivery status"
         verbose_name_plural = "Dixa delivery statuses"
         constraints = [
             models.UniqueConstraint(
@@ -417,6 +423,7 @@ class DixaDeliveryLog(models.Model):
 
     class Meta:
         ordering = ["-delivered_at"]
+        verbose_name = "Dixa delivery log"
         constraints = [
             models.UniqueConstraint(
                 fields=["connection", "event_type", "event_id", "delivered_at", "response_code"],
