@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from tests.integrations.api import make_staff, token_client
+from tests.integrations.test_csp import directives
 
 pytestmark = pytest.mark.django_db
 
@@ -36,9 +37,54 @@ def test_staff_read_the_pages_with_their_session_or_a_token(account, django_user
     assert by_token.status_code == 200 and by_token.json()["info"]["version"] == "1"
     for path in ("docs", "redoc"):
         html = pages[path].content.decode()
-        # every script, style and font comes from our static files, none from a CDN
+        # every script, style and font comes from this site, none from a CDN
         assert not re.search(r"(src|href)=\"https?://", html), path
-        assert "/static/drf_spectacular_sidecar/" in html
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in pages["docs"].content.decode()
+    assert 'src="/api/v1/redoc.standalone.js"' in pages["redoc"].content.decode()
+
+
+def test_the_pages_answer_with_a_trailing_slash_too(account, django_user_model):
+    # given
+    browser = Client()
+    browser.force_login(make_staff(django_user_model, "alice", account))
+    for path in ("docs", "redoc", "schema"):
+        # when
+        response = browser.get(f"/api/v1/{path}/?lang=en")
+        # then it leads to the page, query string and all
+        assert response.status_code == 302, path
+        assert response.url == f"/api/v1/{path}?lang=en"
+        assert browser.get(response.url).status_code == 200, path
+
+
+def test_each_page_allows_only_what_it_needs_and_only_from_this_site(account, django_user_model):
+    # given
+    browser = Client()
+    browser.force_login(make_staff(django_user_model, "alice", account))
+    # when
+    swagger = directives(browser.get("/api/v1/docs"))
+    redoc = directives(browser.get("/api/v1/redoc"))
+    # then neither names another host, nor may be framed
+    for policy in (swagger, redoc):
+        assert not [source for sources in policy.values() for source in sources if "." in source]
+        assert policy["img-src"] == ["'self'", "data:"] and policy["connect-src"] == ["'self'"]
+        assert policy["frame-ancestors"] == ["'none'"] and policy["object-src"] == ["'none'"]
+    # Swagger UI starts from an inline script; Redoc from its bundle, and searches in a worker
+    assert swagger["script-src"] == ["'self'", "'unsafe-inline'"]
+    assert redoc["script-src"] == ["'self'"] and redoc["worker-src"] == ["'self'", "blob:"]
+    assert "worker-src" not in swagger
+
+
+def test_redocs_bundle_asks_no_cdn_for_its_logo(client):
+    # when
+    bundle = client.get("/api/v1/redoc.standalone.js", HTTP_ACCEPT_ENCODING="identity")
+    # then it is the sidecar's Redoc, without the logo's address on Redocly's CDN
+    text = bundle.content.decode()
+    assert bundle.status_code == 200 and bundle["Content-Type"].startswith("text/javascript")
+    assert "Redoc" in text and "cdn.redoc.ly" not in text
+    assert "sourceMappingURL=/static/drf_spectacular_sidecar/redoc/" in text
+    # and a browser that has it is told so
+    again = client.get("/api/v1/redoc.standalone.js", HTTP_IF_NONE_MATCH=bundle["ETag"])
+    assert again.status_code == 304
 
 
 def test_the_pages_are_refused_to_anyone_else(account, django_user_model):
