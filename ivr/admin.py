@@ -117,15 +117,22 @@ class IvrMappingAdmin(columns.WideListMixin, AccountScopedAdmin):
         if not change or {"queue_id", "enabled"} & set(form.changed_data):
             subscription_sync_request(account_id=obj.account_id)
 
+    def has_delete_permission(self, request, obj=None):
+        """A mapping that made surveys is disabled, not deleted: deleting it would delete
+        them, and they are records (the API refuses it the same way). No bulk delete: it
+        would be refused for any selection holding such a mapping."""
+        if obj is not None and obj.triggers.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
         subscription_sync_request(account_id=obj.account_id)
-
-    def delete_queryset(self, request, queryset):
-        account_ids = set(queryset.values_list("account_id", flat=True))
-        super().delete_queryset(request, queryset)
-        for account_id in account_ids:
-            subscription_sync_request(account_id=account_id)
 
     @admin.display(description="campaign", ordering="campaign_id")
     def campaign(self, obj):

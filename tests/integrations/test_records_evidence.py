@@ -1,6 +1,7 @@
 """Records are evidence: besides their own pages being read-only (test_admin_readonly), no
 delete elsewhere in the admin takes them along: deleting a mapping or an account that has
-surveys or events is refused, for superusers too, and the records stay."""
+surveys or events is refused, for superusers too, and the records stay. A mapping with
+surveys offers no delete at all (tests/ivr/test_admin.py)."""
 
 import pytest
 from django.contrib.admin.utils import get_deleted_objects
@@ -23,11 +24,13 @@ def tenant(settings):
 @pytest.mark.parametrize("model", [IvrMapping, Account], ids=lambda m: m.__name__)
 def test_deleting_what_records_hang_off_is_refused_and_they_stay(admin_client, tenant, model):
     target = tenant[model]
-    # the confirmation page says why, and offers no confirmation
+    # the confirmation page refuses (a mapping's) or says why and offers no confirmation
     page = admin_client.get(admin_url(model, "delete", target.pk))
     html = page.content.decode()
-    assert "doesn't have permission to delete the following types of objects" in html
-    assert "survey trigger" in html
+    assert page.status_code == 403 or (
+        "doesn't have permission to delete the following types of objects" in html
+        and "survey trigger" in html
+    )
     assert "Yes, I’m sure" not in html
     # posting it anyway deletes nothing
     admin_client.post(admin_url(model, "delete", target.pk), {"post": "yes"})
@@ -94,3 +97,19 @@ def test_why_a_delete_is_refused_is_the_records_not_the_mapping(rf, admin_user, 
     mapping = tenant[IvrMapping]
     _, _, perms_needed, _ = get_deleted_objects([mapping], request, admin.site)
     assert "survey trigger" in perms_needed
+
+
+def test_no_page_offers_a_delete_it_then_refuses(admin_client, tenant):
+    # given a superuser on each change page of ours with an object
+    for model, _ in our_admins():
+        if model not in tenant or model is Account:
+            continue  # an account with events: its page offers a delete the next page refuses
+        target = tenant[model]
+        delete = admin_url(model, "delete", target.pk)
+        page = admin_client.get(admin_url(model, "change", target.pk)).content.decode()
+        # when it offers a delete, then the delete page confirms it; otherwise it refuses
+        confirm = admin_client.get(delete)
+        if f'href="{delete}"' in page:
+            assert "Yes, I’m sure" in confirm.content.decode(), model._meta.label
+        else:
+            assert confirm.status_code == 403, model._meta.label

@@ -356,3 +356,35 @@ def test_the_resend_message_reads_properly(admin_client, count, message):
         follow=True,
     )
     assert message in [str(m) for m in response.context["messages"]]
+
+
+def mapping_actions(client) -> set[str]:
+    form = client.get(reverse("admin:ivr_ivrmapping_changelist")).context["action_form"]
+    return {name for name, _ in form.fields["action"].choices if name}
+
+
+def test_a_mapping_with_surveys_offers_no_delete_even_to_a_superuser(admin_client):
+    # given a mapping that made a survey
+    mapping = SurveyTriggerFactory().mapping
+    delete = reverse("admin:ivr_ivrmapping_delete", args=[mapping.pk])
+    # when its page and the list are opened
+    page = admin_client.get(reverse("admin:ivr_ivrmapping_change", args=[mapping.pk]))
+    # then neither offers a delete, and the delete page refuses (disable it instead)
+    assert f'href="{delete}"' not in page.content.decode()
+    assert "delete_selected" not in mapping_actions(admin_client)
+    assert admin_client.get(delete).status_code == 403
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert IvrMapping.objects.filter(pk=mapping.pk).exists()
+
+
+def test_a_mapping_without_surveys_is_deleted_from_its_page(admin_client):
+    # given a mapping that never made a survey
+    mapping = IvrMappingFactory()
+    delete = reverse("admin:ivr_ivrmapping_delete", args=[mapping.pk])
+    page = admin_client.get(reverse("admin:ivr_ivrmapping_change", args=[mapping.pk]))
+    assert f'href="{delete}"' in page.content.decode()
+    # when it is deleted, after Django's confirmation
+    assert "Yes, I’m sure" in admin_client.get(delete).content.decode()
+    admin_client.post(delete, {"post": "yes"})
+    # then
+    assert not IvrMapping.objects.filter(pk=mapping.pk).exists()
