@@ -351,8 +351,9 @@ class SurveyTriggerAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
 
 @admin.register(NpsTodayDelivery)
 class NpsTodayDeliveryAdmin(AccountScopedAdmin):
-    """Each account's retry policy and nps.today key health. A row is made on the account's
-    first delivery (or here, or by apply_config); until then Dixa's policy applies."""
+    """Each account's retry policy and nps.today key health. An account gets its one row on
+    its first delivery (or from apply_config); until then Dixa's policy applies. Rows are
+    changed here, never added: an added row would clash with the account's own."""
 
     list_display = ("account", "key_state", "failure_streak", "max_attempts", "retry_seconds")
     list_select_related = ("account",)
@@ -366,6 +367,9 @@ class NpsTodayDeliveryAdmin(AccountScopedAdmin):
             # Operators (change, for the re-enable action) do not tune the retry policy.
             readonly += ("max_attempts", "retry_seconds")
         return readonly + (("account",) if obj else ())
+
+    def has_add_permission(self, request):
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -181,10 +181,14 @@ class NpsTodayDelivery(models.Model):
     max_attempts = models.PositiveSmallIntegerField(
         "tries per survey",
         default=5,
-        help_text="How often a survey is sent to nps.today before it becomes a dead letter.",
+        help_text="How often a survey is sent to nps.today before it becomes a dead letter "
+        "(default 5, as Dixa retries its own webhooks).",
     )
     retry_seconds = models.PositiveIntegerField(
-        "retry spacing (s)", default=60, help_text="Wait between tries (Dixa: 60 s)."
+        "retry spacing (s)",
+        default=60,
+        help_text="Seconds from a failed try to the next; a 429 with a Retry-After waits "
+        "that long instead (default 60, as Dixa retries its own webhooks).",
     )
     failure_streak = models.PositiveIntegerField(default=0, editable=False)
     failure_streak_started_at = models.DateTimeField(null=True, editable=False)

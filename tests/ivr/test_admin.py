@@ -388,3 +388,25 @@ def test_a_mapping_without_surveys_is_deleted_from_its_page(admin_client):
     admin_client.post(delete, {"post": "yes"})
     # then
     assert not IvrMapping.objects.filter(pk=mapping.pk).exists()
+
+
+def test_delivery_to_npstoday_is_changed_never_added(admin_client):
+    # given an account with its row (made on its first delivery) and one without yet
+    NpsTodayDelivery.objects.create(account=AccountFactory())
+    AccountFactory(name="New")
+    add = reverse("admin:ivr_npstodaydelivery_add")
+    # when the list is opened
+    listing = admin_client.get(reverse("admin:ivr_npstodaydelivery_changelist"))
+    # then no add is offered, not even to a superuser (it would clash with the account's row)
+    assert f'href="{add}"' not in listing.content.decode()
+    assert admin_client.get(add).status_code == 403
+
+
+def test_the_retry_policy_is_explained_as_nps_todays_with_dixas_default(admin_client):
+    policy = NpsTodayDelivery.objects.create(account=AccountFactory())
+    page = admin_client.get(reverse("admin:ivr_npstodaydelivery_change", args=[policy.pk]))
+    text = page.content.decode()
+    assert "sent to nps.today before it becomes a dead letter" in text
+    assert "Seconds from a failed try to the next" in text
+    assert "(default 60, as Dixa retries its own webhooks)" in text
+    assert "Dixa: 60 s" not in text
