@@ -204,6 +204,15 @@ def test_the_page_links_each_step(admin_client):
         assert url in page
 
 
+def test_the_page_leads_back_through_the_survey_list(admin_client):
+    # the breadcrumbs name the app and the list of surveys the lookup belongs to
+    page = admin_client.get(LOOKUP).content.decode()
+    crumbs = page.split('class="breadcrumbs"', 1)[1].split("</div>", 1)[0]
+    assert f'href="{reverse("admin:app_list", args=["ivr"])}"' in crumbs
+    assert f'href="{reverse("admin:ivr_surveytrigger_changelist")}">Survey triggers</a>' in crumbs
+    assert crumbs.rstrip().endswith("Customer lookup")
+
+
 def test_a_user_without_the_survey_view_permission_is_refused(client, staff_user_factory, account):
     client.force_login(staff_user_factory("nobody", account, perms=["view_inboundevent"]))
     assert client.get(LOOKUP, {"q": "jane@example.com"}).status_code == 403
