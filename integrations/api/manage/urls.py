@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 from rest_framework.routers import SimpleRouter
 
 from integrations.api.manage.accounts import AccountViewSet
-from integrations.api.manage.docs import RedocView, SchemaView, SwaggerView, redoc_bundle_view
+from integrations.api.manage.docs import RedocView, SchemaView, SwaggerView
 from integrations.api.manage.erasures import ErasureViewSet
 from integrations.api.manage.events import InboundEventViewSet
 
@@ -18,7 +18,6 @@ urlpatterns = [
     path("schema", SchemaView.as_view(), name="api-schema"),
     path("docs", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
-    path("redoc.standalone.js", redoc_bundle_view, name="api-redoc-bundle"),
     # The pages also answer with a trailing slash, as people type them (the API's own
     # paths have none, and a slash there is a 404).
     *(
