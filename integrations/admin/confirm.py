@@ -1,6 +1,11 @@
 """Bulk actions on records say how many rows they will touch before they run: the first click
 shows a page with the count (and how many of the selected would be left alone), the second
-runs the action. Like Django's own "Delete selected", with the same hidden fields."""
+runs the action. Like Django's own "Delete selected", with the same hidden fields.
+
+Every action runs on its selection pinned by primary key (`pinned`): Django hands an action
+the list's queryset, the list's filters included, so an action that changes what a filter
+looks at (surveys filtered by "Dead letter", then resent) would empty its own queryset, and
+count, report and audit nothing."""
 
 from collections.abc import Callable
 from functools import wraps
@@ -25,7 +30,7 @@ def confirm_first(
         @wraps(action)
         def wrapper(modeladmin, request, queryset):
             if request.POST.get(CONFIRMED) == "yes":
-                return action(modeladmin, request, queryset)
+                return action(modeladmin, request, pinned(modeladmin, request, queryset))
             selected = queryset.count()
             rows = eligible(queryset) if eligible else queryset
             touched = rows.count() if eligible else selected
@@ -48,6 +53,40 @@ def confirm_first(
             }
             return TemplateResponse(request, "admin/relay_confirm_action.html", context)
 
+        wrapper.selection_pinned = True  # here, once confirmed (the first step only counts)
         return wrapper
 
     return decorator
+
+
+def pinned(model_admin, request, queryset: QuerySet) -> QuerySet:
+    """The rows `queryset` holds now, by primary key, taken from the admin's own queryset
+    (scoped to the user's accounts) without the list's filters and search: whatever the
+    action changes, its queryset still holds the rows that were selected when it ran."""
+    pks = list(queryset.order_by().values_list("pk", flat=True))
+    return model_admin.get_queryset(request).filter(pk__in=pks)
+
+
+def _on_pinned(action):
+    @wraps(action)
+    def wrapper(modeladmin, request, queryset):
+        return action(modeladmin, request, pinned(modeladmin, request, queryset))
+
+    wrapper.selection_pinned = True
+    return wrapper
+
+
+class PinnedSelectionMixin:
+    """Every action of the admin runs on its selection pinned by primary key: an action that
+    asks first (confirm_first) once confirmed, any other one at once."""
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        return {
+            name: (
+                func if getattr(func, "selection_pinned", False) else _on_pinned(func),
+                name,
+                description,
+            )
+            for name, (func, _, description) in actions.items()
+        }

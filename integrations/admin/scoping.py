@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.db.models.constants import LOOKUP_SEP
 
 from integrations.admin.audit_trail import AuditTrailMixin
+from integrations.admin.confirm import PinnedSelectionMixin
 from integrations.admin.masked_secrets import MaskedSecrets
 from integrations.admin.pickers import TwoBoxPickers
 from integrations.models import Account
@@ -149,11 +150,17 @@ class ScopedInline(MaskedSecrets, ScopedChoices):
 
 
 class AccountScopedAdmin(
-    AuditTrailMixin, MaskedSecrets, TwoBoxPickers, ScopedChoices, admin.ModelAdmin
+    PinnedSelectionMixin,
+    AuditTrailMixin,
+    MaskedSecrets,
+    TwoBoxPickers,
+    ScopedChoices,
+    admin.ModelAdmin,
 ):
     """Scopes the list, detail pages, filters, choices and actions to the user's accounts;
     a malformed filter value in the query string shows the list's error page, never a 500.
-    Each change page ends with the object's audit trail; every save is audited."""
+    Each change page ends with the object's audit trail; every save is audited. Actions run
+    on the rows selected, by primary key (integrations.admin.confirm.pinned)."""
 
     def get_queryset(self, request):
         return scoped(super().get_queryset(request), request.user)

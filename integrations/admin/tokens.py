@@ -3,6 +3,7 @@ superuser sees everyone's). A token is shown once, when issued; nobody edits or 
 
 from django.contrib import admin, messages
 
+from integrations.admin.confirm import PinnedSelectionMixin
 from integrations.audit.services import audit_record
 from integrations.models import ManagementToken
 from integrations.services.management_tokens import (
@@ -16,7 +17,7 @@ def _staff(request) -> bool:
 
 
 @admin.register(ManagementToken)
-class ManagementTokenAdmin(admin.ModelAdmin):
+class ManagementTokenAdmin(PinnedSelectionMixin, admin.ModelAdmin):
     list_display = ("name", "user", "prefix", "created_at", "last_used_at", "state")
     list_select_related = ("user",)
     readonly_fields = ("user", "name", "prefix", "created_at", "last_used_at", "revoked_at")

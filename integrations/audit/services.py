@@ -22,7 +22,11 @@ def audit_record(
     result: str,
 ) -> list[AuditEntry]:
     """Entries for `action` on `objects` (a queryset or model instances of one model), one per
-    account they belong to. `actor` is the user, or the name of the command that acted."""
+    account they belong to. `actor` is the user, or the name of the command that acted.
+
+    A queryset is read now: after an action, give the rows as they were selected (by primary
+    key, as admin actions get them: integrations.admin.confirm.pinned, or instances), never
+    a queryset filtered on what the action changed (it would no longer find them)."""
     pks_by_account, model = _group_by_account(objects)
     user = actor if isinstance(actor, AbstractBaseUser) else None
     label = actor.get_username() if user else str(actor)
