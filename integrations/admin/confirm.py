@@ -19,11 +19,16 @@ LISTED = 20  # rows named on the page; the rest are counted
 
 
 def confirm_first(
-    verb: str, *, eligible: Callable[[QuerySet], QuerySet] | None = None, detail: str = ""
+    verb: str,
+    *,
+    eligible: Callable[[QuerySet], QuerySet] | None = None,
+    detail: str = "",
+    note: str = "",
 ):
     """`verb` names the action on the page ("Resend"), `detail` what follows the count
     ("through the survey handler only"); `eligible` narrows the selection to the rows the
-    action will really change (the others are left alone by the service)."""
+    action will really change (the others are left alone by the service); `note` says what
+    the action does to each, when that is more than its name tells."""
     after = f" {detail}" if detail else ""
 
     def decorator(action):
@@ -40,6 +45,7 @@ def confirm_first(
                 "opts": modeladmin.opts,
                 "button": f"{verb} {touched}{after}",
                 "description": getattr(action, "short_description", verb),
+                "note": note,
                 "selected": selected,
                 "touched": touched,
                 "left": selected - touched,

@@ -1,21 +1,34 @@
 """Connect Dixa in the admin: the account's webhook subscription, its actions (Connect or
 Repair, Rotate relay key, Replace subscription, Disconnect, Check now) as buttons on the
 page and as list actions, Dixa's delivery status per event type, and Dixa's delivery logs
-reconciled with what we stored. Actions run on the dixa queue; the page shows the outcome."""
+reconciled with what we stored. Actions run on the dixa queue; the page shows the outcome.
+
+The two Disconnects stop Dixa's deliveries (and revoke the relay key; deleting also
+deactivates the signing secret), so they ask first: the button opens a page naming what
+will happen, and only its confirmation queues the action, as the list's bulk actions do
+(confirm_first). Rotating the key and replacing the subscription stay one click: they keep
+the connection delivering (old and new overlap) and are what a leaked credential needs
+at once."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from integrations import crypto
 from integrations.admin import columns
+from integrations.admin.confirm import CONFIRMED, confirm_first
 from integrations.admin.events import RecordAdmin
 from integrations.admin.forms import SecretFieldsForm
 from integrations.admin.scoping import AccountScopedAdmin
 from integrations.models import DixaConnection, DixaDeliveryLog, DixaDeliveryStatus
-from integrations.selectors.dixa import dixa_subscription_problems
+from integrations.selectors.dixa import (
+    dixa_disconnect_targets,
+    dixa_disconnectable,
+    dixa_subscription_problems,
+)
 from integrations.services.dixa_actions import LABELS, dixa_action_request
 
 State = DixaConnection.State
@@ -25,6 +38,17 @@ COLOURS = {
     State.DISCONNECTED: "#666",
 }
 BUTTONS = ("connect", "key_rotate", "subscription_replace", "watch", "disable", "delete")
+ASK_FIRST = ("disable", "delete")  # Dixa stops delivering: a page says what happens first
+CONFIRM_TEMPLATE = "admin/integrations/dixaconnection/disconnect_confirm.html"
+# What follows the bulk actions' counts on their confirmation page.
+BULK_CONSEQUENCES = {
+    "disable": "Dixa stops delivering each account's conversations to the relay and keeps "
+    "the subscription, disabled (the next Connect finds it and enables it again with a new "
+    "key); the relay keys it used are revoked.",
+    "delete": "Dixa stops delivering each account's conversations to the relay and deletes "
+    "the subscription (Connect makes a new one); the relay keys it used are revoked and its "
+    "signing secrets deactivated.",
+}
 
 
 class DixaConnectionForm(SecretFieldsForm):
@@ -191,17 +215,44 @@ class DixaConnectionAdmin(AccountScopedAdmin):
         return urls + super().get_urls()
 
     def action_view(self, request, object_id, action):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        allowed = ["GET", "POST"] if action in ASK_FIRST else ["POST"]
+        if request.method not in allowed:
+            return HttpResponseNotAllowed(allowed)
         obj = self.get_object(request, object_id)
         if obj is None or action not in BUTTONS:
             raise PermissionDenied
         if not self.has_change_permission(request, obj):
             raise PermissionDenied
+        if action in ASK_FIRST and request.POST.get(CONFIRMED) != "yes":
+            return self._confirm(request, obj, action)
         self._request(request, obj, action)
         return HttpResponseRedirect(
             reverse("admin:integrations_dixaconnection_change", args=[obj.pk])
         )
+
+    def _confirm(self, request, obj, action: str):
+        """The page a Disconnect button opens: what Disconnect would do now, and the button
+        that queues it."""
+        delete = action == "delete"
+        targets = dixa_disconnect_targets(obj, delete=delete)
+        label = LABELS[action]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{label} for {obj.account}?",
+            "opts": self.opts,
+            "original": obj,
+            "description": label,
+            "delete": delete,
+            "subscription_ids": targets.subscription_ids,
+            "api_keys": targets.api_keys,
+            "secrets": [(secret, crypto.mask(secret.secret)) for secret in targets.secrets],
+            "touched": len(targets.subscription_ids),
+            "button": f"Yes, {label[0].lower()}{label[1:]}",
+            "danger": True,
+            "cancel_url": reverse("admin:integrations_dixaconnection_change", args=[obj.pk]),
+            "confirmed_name": CONFIRMED,
+        }
+        return TemplateResponse(request, CONFIRM_TEMPLATE, context)
 
     def _request(self, request, obj, action: str) -> None:
         label = LABELS[action]
@@ -223,7 +274,7 @@ class DixaConnectionAdmin(AccountScopedAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         # Before there is a subscription in Dixa, Connect is the only thing to do.
         names = BUTTONS if obj is not None and obj.subscription_id else ("connect",)
-        context["dixa_buttons"] = [(name, LABELS[name]) for name in names]
+        context["dixa_buttons"] = [(name, LABELS[name], name in ASK_FIRST) for name in names]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _bulk(self, request, queryset, action):
@@ -249,12 +300,24 @@ class DixaConnectionAdmin(AccountScopedAdmin):
         self._bulk(request, queryset, "watch")
 
     @admin.action(description="Disconnect (disable in Dixa)", permissions=["change"])
+    @confirm_first(
+        "Disconnect",
+        detail="(disable in Dixa)",
+        eligible=dixa_disconnectable,
+        note=BULK_CONSEQUENCES["disable"],
+    )
     def action_disable(self, request, queryset):
-        self._bulk(request, queryset, "disable")
+        self._bulk(request, dixa_disconnectable(queryset), "disable")
 
     @admin.action(description="Disconnect (delete in Dixa)", permissions=["change"])
+    @confirm_first(
+        "Disconnect",
+        detail="(delete in Dixa)",
+        eligible=dixa_disconnectable,
+        note=BULK_CONSEQUENCES["delete"],
+    )
     def action_delete(self, request, queryset):
-        self._bulk(request, queryset, "delete")
+        self._bulk(request, dixa_disconnectable(queryset), "delete")
 
 
 @admin.register(DixaDeliveryLog)

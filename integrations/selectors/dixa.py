@@ -1,9 +1,50 @@
-"""What is wrong with an account's Dixa subscription, in sentences for the console."""
+"""What is wrong with an account's Dixa subscription, in sentences for the console; what a
+Disconnect would act on."""
 
-from integrations.models import Account, DixaConnection, DixaDeliveryLog, DixaDeliveryStatus
+from dataclasses import dataclass, field
+
+from django.db.models import Q, QuerySet
+
+from integrations.models import (
+    Account,
+    ApiKey,
+    DixaConnection,
+    DixaDeliveryLog,
+    DixaDeliveryStatus,
+    SigningSecret,
+)
 
 State = DixaConnection.State
 ALERTING_STATES = (State.FAILED, State.DRIFTED, State.MISSING, State.DISABLED)
+# A connection in these states has nothing left to disconnect.
+UNCONNECTED_STATES = (State.NOT_CONNECTED, State.DISCONNECTED)
+
+
+@dataclass(frozen=True)
+class DisconnectTargets:
+    """What Disconnect acts on: Dixa's subscriptions (the current one and one retiring in a
+    rotation), the relay keys it revokes and, when it deletes, the signing secrets it
+    deactivates. No subscription: nothing to disconnect."""
+
+    subscription_ids: list[str] = field(default_factory=list)
+    api_keys: list[ApiKey] = field(default_factory=list)
+    secrets: list[SigningSecret] = field(default_factory=list)
+
+
+def dixa_disconnect_targets(connection: DixaConnection, *, delete: bool) -> DisconnectTargets:
+    """What `dixa_disconnect` would act on now (the admin's confirmation names it)."""
+    ids = [i for i in (connection.subscription_id, connection.retiring_subscription_id) if i]
+    if not ids or connection.state in UNCONNECTED_STATES:
+        return DisconnectTargets()
+    keys = [k for k in (connection.api_key, connection.retiring_api_key) if k]
+    secrets = [s for s in (connection.signing_secret, connection.retiring_secret) if s]
+    return DisconnectTargets(ids, keys, secrets if delete else [])
+
+
+def dixa_disconnectable(connections: QuerySet[DixaConnection]) -> QuerySet[DixaConnection]:
+    """The connections of `connections` that Disconnect would change."""
+    has_subscription = ~Q(subscription_id="") | ~Q(retiring_subscription_id="")
+    return connections.filter(has_subscription).exclude(state__in=UNCONNECTED_STATES)
 
 
 def dixa_subscription_problems(account: Account) -> list[str]:

@@ -5,6 +5,7 @@ from django.db import transaction
 
 from integrations.clients import dixa
 from integrations.models import Account
+from integrations.selectors.dixa import dixa_disconnect_targets
 from integrations.services.api_keys import api_key_revoke
 from integrations.services.dixa_connect import Outcome
 from integrations.services.dixa_webhooks import State, connection_for, record, refused_sentence
@@ -12,10 +13,10 @@ from integrations.services.dixa_webhooks import State, connection_for, record, r
 
 def dixa_disconnect(*, account: Account, delete: bool = False) -> Outcome:
     connection = connection_for(account)
-    ids = [i for i in (connection.subscription_id, connection.retiring_subscription_id) if i]
-    if not ids or connection.state in (State.NOT_CONNECTED, State.DISCONNECTED):
+    targets = dixa_disconnect_targets(connection, delete=delete)
+    if not targets.subscription_ids:
         return Outcome(False, "Not connected to Dixa: nothing to disconnect.")
-    for subscription_id in ids:
+    for subscription_id in targets.subscription_ids:
         try:
             if delete:
                 dixa.webhook_delete(connection.api_token, subscription_id)
@@ -29,14 +30,11 @@ def dixa_disconnect(*, account: Account, delete: bool = False) -> Outcome:
                 record(connection, connection.state, message)
                 return Outcome(False, message)
     with transaction.atomic():
-        for key in (connection.api_key, connection.retiring_api_key):
-            if key:
-                api_key_revoke(api_key=key)
-        if delete:
-            for secret in (connection.signing_secret, connection.retiring_secret):
-                if secret:
-                    secret.is_active = False
-                    secret.save(update_fields=["is_active"])
+        for key in targets.api_keys:
+            api_key_revoke(api_key=key)
+        for secret in targets.secrets:  # only when deleting
+            secret.is_active = False
+            secret.save(update_fields=["is_active"])
         verb = "deleted" if delete else "disabled"
         message = f"Disconnected: subscription {verb} in Dixa and its relay key revoked."
         record(

@@ -1,7 +1,8 @@
 """The Dixa connection in the admin: buttons queue named actions (POST only, change
 permission, the user's accounts only), the record cannot be deleted, Dixa's logs are
 read-only, ivr's mapping edits ask for a sync; manage.py dixa_connect; and the page in
-Chromium at 1280 px (DIXA_SCREENSHOT=<path> saves it as docs/dixa.md shows it)."""
+Chromium at 1280 px (DIXA_SCREENSHOT=<path> saves it as docs/dixa.md shows it). The two
+Disconnects ask first, naming what they will revoke; the other buttons act on one click."""
 
 import json
 import os
@@ -14,8 +15,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from integrations.models import DixaConnection, DixaDeliveryLog
+from integrations.audit.models import AuditEntry
+from integrations.models import DixaConnection, DixaDeliveryLog, SigningSecret
 from integrations.services import dixa_monitor
+from integrations.services.api_keys import api_key_create
 from integrations.services.dixa_connect import dixa_connect
 from tests.integrations.factories import AccountFactory, InboundEventFactory
 from tests.ivr.factories import QUEUE_ID, IvrMappingFactory
@@ -38,8 +41,18 @@ def action_url(connection, action):
 
 
 @pytest.fixture
-def connection(account):
-    return DixaConnection.objects.create(account=account, api_token="dixa-test-token")
+def connection_factory():
+    def make(account=None):
+        return DixaConnection.objects.create(
+            account=account or AccountFactory(), api_token="dixa-test-token"
+        )
+
+    return make
+
+
+@pytest.fixture
+def connection(account, connection_factory):
+    return connection_factory(account)
 
 
 def test_a_button_queues_its_action(client, django_user_model, connection):
@@ -69,6 +82,122 @@ def test_before_a_subscription_exists_connect_is_the_only_button(admin_client, c
     connection.save()
     text = admin_client.get(page).content.decode()
     assert all(f'id="dixa-{name}"' in text for name in ("key_rotate", "disable", "delete"))
+
+
+SUBSCRIPTION = "cb452b81-6748-40ab-af85-6559b371bc5d"
+
+
+@pytest.fixture
+def connected(connection):
+    """`connection` as Connect leaves it: a subscription, its relay key and signing secret."""
+    connection.state = DixaConnection.State.CONNECTED
+    connection.subscription_id = SUBSCRIPTION
+    connection.api_key = api_key_create(account=connection.account, name="Dixa webhook").api_key
+    connection.signing_secret = SigningSecret.objects.create(
+        account=connection.account, label="Dixa webhook secret", secret="ab" * 15 + "9f3c"
+    )
+    connection.save()
+    return connection
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_disconnect_delete_first_shows_what_it_will_do_and_does_nothing(
+    client, django_user_model, connected, method
+):
+    # given
+    client.force_login(staff(django_user_model, "ann", connected.account))
+    # when ann presses "Disconnect (delete in Dixa)" (the button GETs; a bare POST is the same)
+    with mock.patch("integrations.tasks.dixa_action.apply_async") as publish:
+        response = getattr(client, method)(action_url(connected, "delete"))
+    # then a page names the subscription, the key revoked and the secret deactivated
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert f"Dixa deletes the webhook subscription <code>{SUBSCRIPTION}</code>" in text
+    assert f"The relay key <code>{connected.api_key.prefix}…</code> (Dixa webhook)" in text
+    assert "The signing secret <code>••••9f3c</code> (Dixa webhook secret) is deactivated" in text
+    assert 'value="Yes, disconnect (delete in Dixa)"' in text
+    assert 'name="confirmed" value="yes"' in text
+    # and nothing was queued, recorded or changed
+    publish.assert_not_called()
+    assert not AuditEntry.objects.exists()
+    connected.refresh_from_db()
+    assert connected.state == DixaConnection.State.CONNECTED
+    assert connected.api_key.revoked_at is None and connected.signing_secret.is_active
+
+
+def test_disconnect_disable_says_the_subscription_and_secret_stay(admin_client, connected):
+    text = admin_client.get(action_url(connected, "disable")).content.decode()
+    assert f"keeps the webhook subscription <code>{SUBSCRIPTION}</code>, disabled" in text
+    assert f"The relay key <code>{connected.api_key.prefix}…</code>" in text
+    assert "is deactivated" not in text and "The signing secret stays active" in text
+
+
+def test_a_confirmed_disconnect_is_queued_and_audited(client, django_user_model, connected):
+    # given
+    client.force_login(staff(django_user_model, "ann", connected.account))
+    # when ann confirms
+    with mock.patch("integrations.tasks.dixa_action.apply_async") as publish:
+        response = client.post(action_url(connected, "delete"), {"confirmed": "yes"}, follow=True)
+    # then the action is queued and the page says so
+    publish.assert_called_once_with(args=(connected.account.pk, "delete"), retry=False)
+    assert "Disconnect (delete in Dixa) for" in response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse(
+        "admin:integrations_dixaconnection_change", args=[connected.pk]
+    )
+    # and the audit trail records who asked
+    entry = AuditEntry.objects.get()
+    assert entry.actor_label == "ann" and "Disconnect (delete in Dixa) requested" in entry.summary
+
+
+def test_disconnecting_what_is_not_connected_offers_nothing_to_confirm(admin_client, connected):
+    DixaConnection.objects.filter(pk=connected.pk).update(state=DixaConnection.State.DISCONNECTED)
+    text = admin_client.get(action_url(connected, "delete")).content.decode()
+    assert "there is nothing to disconnect" in text
+    assert 'value="Yes, disconnect (delete in Dixa)" class="danger" disabled' in text
+
+
+@pytest.mark.parametrize("action", ["disable", "delete"])
+def test_disconnect_keeps_its_permission_checks(client, django_user_model, connected, action):
+    with mock.patch("integrations.tasks.dixa_action.apply_async") as publish:
+        # a viewer is refused the page and the confirmation
+        client.force_login(
+            staff(django_user_model, "cid", connected.account, perms=["view_dixaconnection"])
+        )
+        assert client.get(action_url(connected, action)).status_code == 403
+        assert client.post(action_url(connected, action), {"confirmed": "yes"}).status_code == 403
+        # and so is a staff user of another account
+        client.force_login(staff(django_user_model, "bob", AccountFactory()))
+        assert client.get(action_url(connected, action)).status_code == 403
+        assert client.post(action_url(connected, action), {"confirmed": "yes"}).status_code == 403
+    publish.assert_not_called()
+
+
+def test_the_other_buttons_still_act_on_one_post(admin_client, connected):
+    with mock.patch("integrations.tasks.dixa_action.apply_async") as publish:
+        assert admin_client.get(action_url(connected, "key_rotate")).status_code == 405
+        admin_client.post(action_url(connected, "key_rotate"))
+    publish.assert_called_once_with(args=(connected.account.pk, "key_rotate"), retry=False)
+
+
+def test_the_bulk_disconnect_asks_first_then_queues_the_connected_only(
+    admin_client, connected, connection_factory
+):
+    # given a connected and a never connected connection, both selected
+    other = connection_factory()
+    selected = {"action": "action_delete", "_selected_action": [connected.pk, other.pk]}
+    url = reverse("admin:integrations_dixaconnection_changelist")
+    with mock.patch("integrations.tasks.dixa_action.apply_async") as publish:
+        # when the action is chosen
+        asked = admin_client.post(url, selected)
+        # then it asks first, saying what happens
+        text = asked.content.decode()
+        assert "Disconnect 1 of 2 selected (delete in Dixa)?" in text
+        assert "deletes the subscription" in text and "signing secrets deactivated" in text
+        publish.assert_not_called()
+        # when it is confirmed
+        admin_client.post(url, {**selected, "confirmed": "yes"})
+    # then only the connected one is queued
+    publish.assert_called_once_with(args=(connected.account.pk, "delete"), retry=False)
 
 
 def test_a_broker_that_refuses_says_so(client, django_user_model, connection):
@@ -203,6 +332,7 @@ def test_the_connection_page_reads_well_at_1280(
         ]
     )
     dixa_monitor.delivery_status_pull(connection=connection)
+    key_prefix = connection.api_key.prefix  # read here: the browser runs an event loop
     staff(django_user_model, "ann", account)
     # when ann opens the page in Chromium
     with chromium_page(live_server) as page:
@@ -229,4 +359,27 @@ def test_the_connection_page_reads_well_at_1280(
             page.wait_for_selector(".messagelist")
         # then the page says it is queued
         assert "Check now for Acme Support: queued" in page.inner_text(".messagelist")
+        # when she presses Disconnect (delete in Dixa)
+        with mock.patch("integrations.tasks.dixa_action.apply_async") as publish:
+            page.click("#dixa-delete")
+            page.wait_for_selector("#dixa-consequences")
+            # then a page says what it will do, and nothing is queued yet
+            consequences = page.inner_text("#dixa-consequences")
+            assert f"Dixa deletes the webhook subscription {connection.subscription_id}" in (
+                consequences
+            )
+            assert f"The relay key {key_prefix}…" in consequences
+            assert "is deactivated" in consequences
+            publish.assert_not_called()
+            # when she takes it back, nothing is queued; when she confirms, it is
+            page.click("text=No, take me back")
+            page.wait_for_selector("#dixa-actions")
+            publish.assert_not_called()
+            page.click("#dixa-delete")
+            page.click("input[value='Yes, disconnect (delete in Dixa)']")
+            page.wait_for_selector(".messagelist")
+        publish.assert_called_once_with(args=(account.pk, "delete"), retry=False)
+        assert "Disconnect (delete in Dixa) for Acme Support: queued" in page.inner_text(
+            ".messagelist"
+        )
         assert page.errors == [] and page.foreign == []
