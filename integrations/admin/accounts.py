@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
@@ -11,6 +11,7 @@ from integrations.admin.forms import SecretFieldsForm
 from integrations.admin.scoping import AccountScopedAdmin, ScopedInline
 from integrations.audit.services import audit_record
 from integrations.models import Account, ApiKey, SigningSecret
+from integrations.public_url import public_url
 from integrations.services.api_keys import api_key_create, api_key_revoke
 from integrations.services.connection_checks import npstoday_key_check
 
@@ -30,6 +31,7 @@ class SigningSecretInline(ScopedInline, admin.TabularInline):
     fields = ("label", "stored", "secret", "is_active", "created_at")
     readonly_fields = ("stored", "created_at")
     masked_as = {"secret": "stored"}
+    can_delete = False  # a secret is deactivated, never deleted: events name what verified them
 
     @admin.display(description="stored secret")
     def stored(self, obj):
@@ -166,7 +168,9 @@ class ApiKeyAdmin(AccountScopedAdmin):
         self.message_user(
             request,
             "Copy this key now; it is stored hashed and will not be shown again: "
-            + issued.plaintext,
+            f"{issued.plaintext} . In Dixa's webhook form: URL "
+            f"{public_url(reverse('dixa-relay'), request)} , authentication Token with this "
+            "key (or Basic with it as the password).",
             messages.WARNING,
         )
 

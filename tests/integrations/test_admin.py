@@ -77,9 +77,11 @@ def test_new_key_is_shown_once_in_the_admin_and_stored_hashed(admin_client, acco
         follow=True,
     )
     message = next(str(m) for m in response.context["messages"])
-    plaintext = message.rsplit(" ", 1)[-1]
+    plaintext = message.split("will not be shown again: ", 1)[1].split(" ", 1)[0]
     key = ApiKey.objects.get(name="from-admin")
     assert plaintext.startswith(key.prefix)
+    # with where it goes in Dixa's webhook form
+    assert "URL http://testserver/api/dixa/relay , authentication Token" in message
     detail = admin_client.get(reverse("admin:integrations_apikey_change", args=[key.pk]))
     assert plaintext not in detail.content.decode()
 
@@ -327,3 +329,12 @@ def test_a_refused_account_save_shows_the_typed_key_again_never_the_stored_one(a
     text = page.content.decode()
     assert 'value="nps-typed-0004"' in text
     assert "nps-stored-0003" not in text
+
+
+def test_signing_secrets_are_deactivated_on_the_account_page_never_deleted(admin_client):
+    account = AccountFactory()
+    SigningSecretFactory(account=account)
+    page = admin_client.get(reverse("admin:integrations_account_change", args=[account.pk]))
+    text = page.content.decode()
+    assert 'name="signing_secrets-0-is_active"' in text
+    assert 'name="signing_secrets-0-DELETE"' not in text
