@@ -60,6 +60,10 @@ def confirm_first(
             return TemplateResponse(request, "admin/relay_confirm_action.html", context)
 
         wrapper.selection_pinned = True  # here, once confirmed (the first step only counts)
+        # What a button for one row says, and whether the row is one it would change
+        # (ObjectActions, on a record's page).
+        wrapper.button_label = f"{verb}{after}"
+        wrapper.eligible = eligible
         return wrapper
 
     return decorator

@@ -9,6 +9,7 @@ from integrations.admin import columns
 from integrations.admin.confirm import confirm_first
 from integrations.admin.filters import fixed_choices_filter, recent_filter
 from integrations.admin.made_from import made_from_html
+from integrations.admin.object_actions import ObjectActions
 from integrations.admin.paginator import CappedPaginator
 from integrations.admin.scoping import AccountScopedAdmin, visible_accounts
 from integrations.admin.search import ExactSearchMixin, exact_term_filter
@@ -36,7 +37,7 @@ def pretty_body(raw_text: str) -> str:
         return raw_text
 
 
-class RecordAdmin(AccountScopedAdmin):
+class RecordAdmin(ObjectActions, AccountScopedAdmin):
     """What happened, kept as it happened: nobody adds, edits or deletes it in the admin (a
     user with the view or change permission sees it read-only). Actions on records (retry,
     reprocess) take `permissions=["operate"]`: the model's change permission."""

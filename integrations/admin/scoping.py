@@ -178,8 +178,10 @@ class AccountScopedAdmin(
             raise IncorrectLookupParameters(exc) from exc
 
     def lookup_allowed(self, lookup, value, request):
-        """Only the lookups the list's own filters make: the query string cannot run
-        arbitrary lookups (regex, range, other fields) against the database."""
-        return super().lookup_allowed(lookup, value, request) and is_filter_lookup(
-            lookup, filter_parameters(self, request)
+        """Only the lookups the list's own filters make, and one row by its primary key (a
+        record's page shows its row in the list so): the query string cannot run arbitrary
+        lookups (regex, range, other fields) against the database."""
+        return super().lookup_allowed(lookup, value, request) and (
+            is_filter_lookup(lookup, filter_parameters(self, request))
+            or lookup == f"{self.opts.pk.attname}{LOOKUP_SEP}exact"
         )
