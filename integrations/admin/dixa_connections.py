@@ -108,7 +108,7 @@ class DeliveryStatusInline(admin.TabularInline):
 class DixaConnectionAdmin(AccountScopedAdmin):
     form = DixaConnectionForm
     inlines = [DeliveryStatusInline]
-    list_display = ("account", "state_badge", "enabled", "queues", "checked_at", "problems")
+    list_display = ("account", "state_badge", "enabled_in_dixa", "queues", "checked_at", "problems")
     list_filter = ("state",)
     list_select_related = ("account",)
     ordering = ("account__name", "pk")
@@ -123,7 +123,7 @@ class DixaConnectionAdmin(AccountScopedAdmin):
         "subscription_url",
         "subscribed_events",
         "queues_filtered",
-        "enabled",
+        "enabled_in_dixa",
         "relay_key",
         "signing",
         "rotation",
@@ -147,8 +147,17 @@ class DixaConnectionAdmin(AccountScopedAdmin):
     # --- columns -------------------------------------------------------------------------
     @admin.display(description="state", ordering="state")
     def state_badge(self, obj):
+        if obj.state == State.CONNECTED and not obj.enabled:  # e.g. kept so: no enabled mapping
+            return format_html('<strong style="color:#b7791f">{}</strong>', "Connected, disabled")
         colour = COLOURS.get(obj.state, "#ba2121")
         return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_state_display())
+
+    @admin.display(description="enabled in Dixa", boolean=True)
+    def enabled_in_dixa(self, obj):
+        """As Dixa last said; unknown (not ✗) before Dixa was ever asked."""
+        if obj.synced_at is None and obj.checked_at is None:
+            return None
+        return obj.enabled
 
     @admin.display(description="queues")
     def queues(self, obj):

@@ -14,6 +14,7 @@ from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
+from django.utils import timezone
 
 from integrations.audit.models import AuditEntry
 from integrations.models import DixaConnection, DixaDeliveryLog, SigningSecret
@@ -383,3 +384,21 @@ def test_the_connection_page_reads_well_at_1280(
             ".messagelist"
         )
         assert page.errors == [] and page.foreign == []
+
+
+def test_the_state_says_when_a_connected_subscription_is_disabled(admin_client, connected):
+    connected.enabled, connected.synced_at = False, timezone.now()
+    connected.save()
+    listing = admin_client.get(reverse("admin:integrations_dixaconnection_changelist"))
+    text = listing.content.decode()
+    assert "Connected, disabled" in text
+    assert 'alt="False"' in text  # enabled in Dixa: ✗, as Dixa said
+    connected.enabled = True
+    connected.save()
+    text = admin_client.get(reverse("admin:integrations_dixaconnection_changelist")).content
+    assert b"Connected, disabled" not in text and b'alt="True"' in text
+
+
+def test_before_dixa_was_asked_enabled_is_unknown_not_no(admin_client, connection):
+    text = admin_client.get(reverse("admin:integrations_dixaconnection_changelist")).content
+    assert b'alt="None"' in text and b'alt="False"' not in text
