@@ -7,7 +7,7 @@ from unittest import mock
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -166,6 +166,60 @@ def test_a_batch_publishes_once_outside_a_test_transaction(bus):
     with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
         inbound_events_process([e.pk for e in batch])
     apply_async.assert_called_once_with(args=([e.pk + 1000 for e in batch],), retry=False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_a_batch_committed_is_published_even_when_the_batch_then_raises():
+    event = rated()
+    with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
+        # given a batch that committed a row to publish, then broke off
+        with pytest.raises(RuntimeError), outbox.publishing_together():
+            with transaction.atomic():
+                INBOUND.publish_on_commit([event.pk])
+            raise RuntimeError("the batch broke off")
+    # then the committed row was published all the same
+    apply_async.assert_called_once_with(args=([event.pk],), retry=False)
+
+
+def test_within_a_batch_a_publish_with_a_countdown_goes_alone_and_keeps_it(
+    django_capture_on_commit_callbacks,
+):
+    first, delayed, last = rated(), rated(), rated()
+    with (
+        mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        # given a batch publishing three rows, the middle one with a countdown
+        with outbox.publishing_together():
+            INBOUND.publish_on_commit([first.pk])
+            INBOUND.publish_on_commit([delayed.pk], countdown=30)
+            INBOUND.publish_on_commit([last.pk])
+    # then the delayed one went on its own with its countdown, the others together at the end
+    assert apply_async.call_args_list == [
+        mock.call(args=([delayed.pk],), retry=False, countdown=30),
+        mock.call(args=([first.pk, last.pk],), retry=False),
+    ]
+
+
+def test_a_block_within_a_block_publishes_its_rows_and_leaves_the_outer_one_gathering(
+    django_capture_on_commit_callbacks,
+):
+    outer_first, inner, outer_last = rated(), rated(), rated()
+    with (
+        mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        # given a publishing block nested in another, each publishing rows
+        with outbox.publishing_together():
+            INBOUND.publish_on_commit([outer_first.pk])
+            with outbox.publishing_together():
+                INBOUND.publish_on_commit([inner.pk])
+            INBOUND.publish_on_commit([outer_last.pk])
+    # then the inner block's row went when it ended, the outer block's two together after
+    assert apply_async.call_args_list == [
+        mock.call(args=([inner.pk],), retry=False),
+        mock.call(args=([outer_first.pk, outer_last.pk],), retry=False),
+    ]
 
 
 def test_the_dispatcher_holds_rows_back_while_the_workers_are_behind(settings):

@@ -5,12 +5,12 @@ import threading
 from unittest import mock
 
 import pytest
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from integrations.dispatcher import Dispatcher
 from integrations.dixa import envelope, samples
 from integrations.models import InboundEvent
-from integrations.outbox import Outbox
+from integrations.outbox import NOTIFY_CHANNEL, Outbox
 from integrations.services import queueing
 from integrations.services.ingest import inbound_event_record
 from integrations.services.processing import INBOUND
@@ -100,6 +100,26 @@ def test_notifications_that_arrive_together_wake_it_for_every_row(
         pks = {ingested(account) for _ in range(3)}
     # then every row named in the batch is handed over, not only the first
     wait_until(lambda: broker.handed_over() == pks, 10, "the events to be handed over")
+
+
+def test_ingest_announces_the_new_row_by_table_and_id_only_once_committed(account):
+    # given a connection listening as the dispatcher does
+    listener = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with listener.cursor() as cursor:
+            cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        # when ingest stores an event in a transaction, which then commits
+        with transaction.atomic():
+            pk = ingested(account)
+            with listener.cursor() as cursor:
+                cursor.execute("SELECT 1")  # a round trip: what was sent so far has arrived
+            before_commit = [n.payload for n in listener.connection.notifies(timeout=0)]
+        at_commit = [n.payload for n in listener.connection.notifies(timeout=10, stop_after=1)]
+    finally:
+        listener.close()
+    # then nothing was announced before the commit, and the new row at it
+    assert before_commit == []
+    assert at_commit == [f"{InboundEvent._meta.db_table}:{pk}"]
 
 
 def test_the_slow_poll_finds_rows_stored_without_a_notification(broker, start_dispatcher):

@@ -9,7 +9,7 @@ import time_machine
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
-from integrations.models import InboundEvent
+from integrations.models import HandlerRun, InboundEvent
 from integrations.services.processing import INBOUND
 from tests.integrations.factories import InboundEventFactory
 
@@ -54,6 +54,49 @@ def test_rows_the_broker_refused_stay_due():
     with mock.patch("integrations.tasks.process_inbound_events.apply_async") as apply_async:
         assert INBOUND.hand_off() == 1
     apply_async.assert_called_once_with(args=([event.pk],), retry=False)
+
+
+def test_a_refusal_midway_leaves_the_sent_chunks_stamped_and_the_rest_due(apply_async):
+    # given three chunks' worth of due events, and a broker that refuses the second message
+    stored = [InboundEventFactory().pk for _ in range(2 * INBOUND.chunk + 1)]
+    apply_async.side_effect = [None, ConnectionError("broker down"), None]
+    # when the dispatcher hands them off
+    assert INBOUND.hand_off() is None
+    # then nothing was tried after the refusal, and only the chunk that went keeps its stamp
+    assert apply_async.call_count == 2
+    unstamped = InboundEvent.objects.filter(queued_at=None).values_list("pk", flat=True)
+    assert sorted(unstamped) == stored[INBOUND.chunk :]
+    # and the next pass sends the rest, and only the rest
+    apply_async.reset_mock(side_effect=True)
+    assert INBOUND.hand_off() == INBOUND.chunk + 1
+    sent = [pk for call in apply_async.call_args_list for pk in call.kwargs["args"][0]]
+    assert sent == stored[INBOUND.chunk :]
+
+
+def test_an_announced_row_no_longer_ready_is_neither_stamped_nor_sent(apply_async):
+    # given two announced events, one processed before the dispatcher got to its notification
+    done, new = InboundEventFactory(status=Status.PROCESSED), InboundEventFactory()
+    # when the dispatcher hands off the announced rows
+    assert INBOUND.hand_off_announced([done.pk, new.pk]) == 1
+    # then only the new one was sent, and the processed one was left as it was
+    apply_async.assert_called_once_with(args=([new.pk],), retry=False)
+    assert InboundEvent.objects.get(pk=done.pk).queued_at is None
+
+
+def test_publish_on_commit_sends_after_the_commit_and_nothing_after_a_rollback(
+    apply_async, django_capture_on_commit_callbacks
+):
+    kept, undone = InboundEventFactory(), InboundEventFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        # given one publish in a transaction rolled back, and one in a transaction still open
+        with pytest.raises(RuntimeError), transaction.atomic():
+            INBOUND.publish_on_commit([undone.pk])
+            raise RuntimeError("rolled back")
+        INBOUND.publish_on_commit([kept.pk])
+        # then nothing goes before the commit
+        apply_async.assert_not_called()
+    # and only the committed one goes after it
+    apply_async.assert_called_once_with(args=([kept.pk],), retry=False)
 
 
 def test_a_row_whose_message_was_lost_is_handed_off_again(settings, apply_async):
@@ -156,6 +199,32 @@ def test_hand_off_leaves_a_row_another_dispatcher_has_locked_to_it_without_waiti
         assert INBOUND.hand_off() == 1
     # then it sent only the free one
     apply_async.assert_called_once_with(args=([free.pk],), retry=False)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_claim_many_lets_rows_pointing_at_the_claimed_rows_be_inserted_meanwhile():
+    """Its locks are FOR NO KEY UPDATE: another connection's INSERT of a row that references
+    a claimed row (a handler run; a delivery attempt for surveys) takes FOR KEY SHARE on it
+    for the foreign key check, and must not wait for the claim's transaction."""
+    # given two events claimed in a transaction still open
+    first, second = InboundEventFactory(), InboundEventFactory()
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with transaction.atomic():
+            assert INBOUND.claim_many([first.pk, second.pk]) == [first.pk, second.pk]
+            # when another connection records a handler run for the first meanwhile
+            with other.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '1s'")
+                cursor.execute(
+                    f"INSERT INTO {HandlerRun._meta.db_table} "  # noqa: S608
+                    "(event_id, handler, outcome, reason, attempts) VALUES (%s, 'csat', '', '', 0)",
+                    [first.pk],
+                )
+    finally:
+        other.close()
+    # then it went in without waiting for the claim to commit
+    assert HandlerRun.objects.filter(event_id=first.pk).count() == 1
 
 
 def test_an_event_that_keeps_killing_its_worker_ends_as_an_error(settings):
