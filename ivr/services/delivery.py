@@ -386,7 +386,10 @@ def _set(
     updates = {"status": status, "reason": reason, "last_status_code": trigger.last_status_code}
     if next_attempt_at is not None:
         updates["next_attempt_at"] = next_attempt_at
-    if queued_at is not None:
+    if status == Status.PENDING:
+        # Stamped when a countdown carries the next try; otherwise unstamped, so that the
+        # dispatcher hands it off when it falls due (an old stamp would hide it till then,
+        # and then read as a lost message).
         updates["queued_at"] = queued_at
     if finished:
         updates["finished_at"] = timezone.now()

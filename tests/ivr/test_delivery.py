@@ -96,6 +96,22 @@ def test_a_short_wait_is_also_published_as_a_countdown(clock, django_capture_on_
 
 
 @respx.mock
+def test_a_long_wait_leaves_the_retry_to_the_dispatcher_when_it_falls_due(clock, settings):
+    # given a survey handed off once, and a retry spacing longer than a countdown may be
+    settings.SURVEY_COUNTDOWN_MAX_SECONDS = 30
+    trigger = SurveyTriggerFactory(queued_at=timezone.now())
+    respondent_route(trigger).mock(return_value=httpx.Response(503))
+    with mock.patch("ivr.tasks.deliver_surveys.apply_async") as apply_async:
+        trigger_deliver(trigger_id=trigger.pk)
+    # then no countdown is sent, and the row is unstamped: the dispatcher wakes for it when
+    # it falls due (a stale stamp hid it, and then read as a lost message)
+    apply_async.assert_not_called()
+    trigger.refresh_from_db()
+    assert trigger.queued_at is None
+    assert SURVEYS.next_due_at() == timezone.now() + timedelta(seconds=60)
+
+
+@respx.mock
 def test_a_trigger_not_yet_due_is_not_sent(clock):
     trigger = SurveyTriggerFactory(next_attempt_at=timezone.now() + timedelta(minutes=1))
     route = respondent_route(trigger).mock(return_value=httpx.Response(200))
