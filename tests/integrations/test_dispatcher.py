@@ -138,9 +138,13 @@ def test_events_stored_while_the_broker_is_down_go_once_it_is_back(
     dispatcher = start_dispatcher(poll_seconds=3600)
     wait_until(lambda: dispatcher.listening, 10, "the dispatcher to LISTEN")
     pk = ingested(account)
-    wait_until(lambda: queueing._paused_until > 0, 10, "a refused publish")
-    # then the event waits, unstamped, in the database
-    assert InboundEvent.objects.get(pk=pk).queued_at is None
+    # then, once a publish was refused, the event waits unstamped in the database (the
+    # refusal is seen before the row is unstamped: both are waited for)
+    wait_until(
+        lambda: queueing._paused_until > 0 and InboundEvent.objects.get(pk=pk).queued_at is None,
+        10,
+        "a refused publish and the event unstamped",
+    )
     # when the broker is back, with nothing restarted, it is handed over
     broker.down.clear()
     wait_until(lambda: pk in broker.handed_over(), 10, "the event after the outage")
