@@ -239,7 +239,8 @@ def _reprocess_through(handler: str):
 @admin.register(RejectedDelivery)
 class RejectedDeliveryAdmin(columns.WideListMixin, ReadOnlyLogAdmin):
     paginator = CappedPaginator
-    list_display = ("received", "account", "status_code", "short_reason", "body_size")
+    list_display = ("received", "account", "sent_with", "status_code", "short_reason", "body_size")
+    list_select_related = ("account", "api_key")
     list_filter = (
         recent_filter("received_at", "received"),
         fixed_choices_filter("status_code", "status", [(c, c) for c in (400, 401, 411, 413)]),
@@ -247,6 +248,7 @@ class RejectedDeliveryAdmin(columns.WideListMixin, ReadOnlyLogAdmin):
     )
     fields = (
         "account",
+        "api_key",
         "received_at",
         "status_code",
         "reason",
@@ -264,3 +266,7 @@ class RejectedDeliveryAdmin(columns.WideListMixin, ReadOnlyLogAdmin):
     @admin.display(description="reason", ordering="reason")
     def short_reason(self, obj):
         return columns.cut(obj.reason)
+
+    @admin.display(description="API key")
+    def sent_with(self, obj):
+        return str(obj.api_key) if obj.api_key else "—"

@@ -4,7 +4,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.audit.models import AuditEntry
-from integrations.models import Account, ApiKey, InboundEvent, SigningSecret
+from integrations.models import Account, ApiKey, InboundEvent, RejectedDelivery, SigningSecret
 from integrations.services.api_keys import api_key_create
 from ivr.models import NpsTodayDelivery
 from pgap.services.hooks import response_hook_create
@@ -338,3 +338,21 @@ def test_signing_secrets_are_deactivated_on_the_account_page_never_deleted(admin
     text = page.content.decode()
     assert 'name="signing_secrets-0-is_active"' in text
     assert 'name="signing_secrets-0-DELETE"' not in text
+
+
+def test_a_rejected_delivery_names_the_api_key_that_sent_it(admin_client, account):
+    key = api_key_create(account=account, name="dixa-webhook").api_key
+    rejected = RejectedDelivery.objects.create(
+        account=account,
+        api_key=key,
+        status_code=401,
+        reason="bad signature",
+        raw_body=b"{}",
+        body_size=2,
+    )
+    listing = admin_client.get(reverse("admin:integrations_rejecteddelivery_changelist"))
+    assert f"dixa-webhook ({key.prefix}…)" in listing.content.decode()
+    page = admin_client.get(
+        reverse("admin:integrations_rejecteddelivery_change", args=[rejected.pk])
+    )
+    assert f"dixa-webhook ({key.prefix}…)" in page.content.decode()

@@ -6,7 +6,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from integrations.audit.services import audit_record
-from integrations.models import DixaConnection, DixaDeliveryLog
+from integrations.models import DixaConnection, DixaDeliveryLog, RejectedDelivery
+from integrations.services.api_keys import api_key_create
 from pgap.models import ResponseSubscription
 from tests.integrations.test_admin_browser import screenshot
 from tests.ivr.factories import IvrMappingFactory, SurveyTriggerFactory
@@ -24,6 +25,7 @@ LISTS = (
     "pgap/agentprediction",
     "pgap/responsesubscription",
     "integrations/auditentry",
+    "integrations/rejecteddelivery",
 )
 
 
@@ -46,6 +48,14 @@ def long_rows(django_user_model):
         response_text="Service Unavailable: the relay could not reach its database",
         reconciliation="failed",
         pulled_at=now,
+    )
+    RejectedDelivery.objects.create(
+        account=account,
+        api_key=api_key_create(account=account, name="Dixa webhook (rotated 2026-12-07)").api_key,
+        status_code=401,
+        reason="the signature does not match the body (X-DIXA-SIGNATURE, 2 active secrets tried)",
+        raw_body=b"{}",
+        body_size=2,
     )
     prediction = AgentPredictionFactory(
         mapping=mapping, agent_email="karla.kristensen-holm@corp.example"
