@@ -2,7 +2,7 @@
 
 from urllib.parse import urlencode
 
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
 
@@ -14,21 +14,17 @@ class ObjectActions:
 
     change_form_template = "admin/relay_object_actions_change_form.html"
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        if request.method == "GET":
-            extra_context = {
-                "object_actions": self.object_actions(request, unquote(object_id)),
-                **(extra_context or {}),
-            }
-        return super().change_view(request, object_id, form_url, extra_context)
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Here Django has fetched the row (a malformed or unknown id never gets this far).
+        if obj is not None and request.method == "GET":
+            context["object_actions"] = self.object_actions(request, obj)
+            context["action_checkbox_name"] = ACTION_CHECKBOX_NAME
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def object_actions(self, request, object_id) -> list[dict]:
-        row = self.get_queryset(request).filter(pk=object_id)
-        pk = row.values_list("pk", flat=True).first()
-        if pk is None:
-            return []
+    def object_actions(self, request, obj) -> list[dict]:
+        row = self.get_queryset(request).filter(pk=obj.pk)
         changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
-        url = f"{changelist}?{urlencode({f'{self.opts.pk.attname}__exact': pk})}"
+        url = f"{changelist}?{urlencode({f'{self.opts.pk.attname}__exact': obj.pk})}"
         buttons = []
         for name, (func, _, _) in self.get_actions(request).items():
             label = getattr(func, "button_label", None)
@@ -37,5 +33,5 @@ class ObjectActions:
             eligible = func.eligible
             if eligible is not None and not eligible(row).exists():
                 continue
-            buttons.append({"name": name, "label": label, "url": url, "pk": pk})
+            buttons.append({"name": name, "label": label, "url": url, "pk": obj.pk})
         return buttons

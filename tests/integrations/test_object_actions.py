@@ -77,3 +77,26 @@ def test_who_may_only_view_gets_no_buttons(client, staff_user_factory):
     client.force_login(staff_user_factory("viewer", dead.account, perms=("view_surveytrigger",)))
     page = client.get(reverse("admin:ivr_surveytrigger_change", args=[dead.pk]))
     assert page.status_code == 200 and buttons(page.content.decode()) == {}
+
+
+def test_a_malformed_or_unknown_id_leads_back_as_django_does_never_a_500(admin_client):
+    for bad in ("abc", "999999"):
+        page = admin_client.get(f"/admin/ivr/surveytrigger/{bad}/change/")
+        assert page.status_code == 302, bad  # to the admin's index, saying it does not exist
+
+
+def test_another_tenants_survey_cannot_be_acted_on_through_the_buttons(client, staff_user_factory):
+    mine = SurveyTriggerFactory(status=Status.FAILED)
+    theirs = SurveyTriggerFactory(status=Status.FAILED)
+    client.force_login(
+        staff_user_factory(
+            "staff", mine.account, perms=("view_surveytrigger", "change_surveytrigger")
+        )
+    )
+    url = reverse("admin:ivr_surveytrigger_changelist") + f"?id__exact={theirs.pk}"
+    client.post(
+        url, {"action": "resend", "index": "0", "_selected_action": theirs.pk, "confirmed": "yes"}
+    )
+    theirs.refresh_from_db()
+    assert theirs.status == Status.FAILED
+    assert not AuditEntry.objects.exists()
