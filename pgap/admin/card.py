@@ -4,7 +4,7 @@ rendered from it as Dixa renders it, in a sandboxed iframe)."""
 
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from csp.decorators import csp_update
 from django import forms
@@ -13,7 +13,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 
+from integrations import crypto
 from integrations.admin.scoping import AccountScopedAdmin
 from integrations.public_url import public_url
 from pgap.api.card import CardInputSerializer
@@ -27,6 +29,8 @@ from pgap.services.card_render import (
 )
 
 logger = logging.getLogger(__name__)
+# How long after it is issued the card key's page may still show it.
+KEY_SHOWN_WITHIN = timedelta(minutes=2)
 
 
 class CardTestForm(forms.Form):
@@ -175,13 +179,17 @@ class CardSetupAdmin(AccountScopedAdmin):
                 setup.account_id,
                 request.user.get_username(),
             )
+            # Kept for the one page that shows it: encrypted (the session is a database row),
+            # and good for KEY_SHOWN_WITHIN only, should that page never be asked for.
             request.session[to_show] = {
-                "plaintext": issued.plaintext,
+                "key": crypto.encrypt(issued.plaintext),
                 "issued_at": issued.api_key.created_at.isoformat(),
             }
             return HttpResponseRedirect(reverse("admin:pgap_cardsetup_issue_key", args=[setup.pk]))
         key = request.session.pop(to_show, None)
-        if key is None:  # reloaded, or back to the key page: it was shown once
+        issued_at = datetime.fromisoformat(key["issued_at"]) if key else None
+        if key is None or timezone.now() - issued_at > KEY_SHOWN_WITHIN:
+            # reloaded, back to the key page, or too late: it was shown once (or never will be)
             self.message_user(
                 request,
                 "A card key is shown once, when it is issued; issue another to see a new one.",
@@ -193,8 +201,8 @@ class CardSetupAdmin(AccountScopedAdmin):
             "opts": self.opts,
             "original": setup,
             "title": f"Card key for {setup.account}",
-            "plaintext": key["plaintext"],
-            "issued_at": datetime.fromisoformat(key["issued_at"]),
+            "plaintext": crypto.decrypt(key["key"]),
+            "issued_at": issued_at,
             "change_url": change_url,
         }
         return TemplateResponse(request, "pgap/card/admin/key_issued.html", context)

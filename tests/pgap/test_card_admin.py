@@ -4,11 +4,14 @@ page (shown once, a working key, audited), the Test, and tenant isolation."""
 import base64
 import html
 import json
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.contrib.admin.models import LogEntry
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import timezone
 
 from integrations.models import ApiKey
 from pgap.models import CardSetup
@@ -129,6 +132,20 @@ def test_reloading_the_key_page_issues_no_second_key(staff, mine):
     assert mine.api_key == ApiKey.objects.get()
     # and the plaintext is no longer kept in the session
     assert key not in str(dict(staff.session))
+
+
+def test_the_issued_key_waits_for_its_page_encrypted_and_briefly(staff, mine):
+    # given a key issued, its page not yet asked for
+    staff.post(url("issue_key", mine))
+    [api_key] = ApiKey.objects.all()
+    # then the session holds no plaintext (only the key's encryption)
+    held = str(dict(staff.session))
+    assert api_key.prefix not in held
+    # and three minutes later its page no longer shows it
+    with time_machine.travel(timezone.now() + timedelta(minutes=3)):
+        late = staff.get(url("issue_key", mine), follow=True)
+    assert late.redirect_chain == [(url("change", mine), 302)]
+    assert "A card key is shown once" in late.content.decode()
 
 
 def test_issuing_a_key_needs_a_post_and_the_right_to_add_api_keys(client, staff_user_factory, mine):
