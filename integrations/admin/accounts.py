@@ -96,7 +96,10 @@ class AccountAdmin(AccountScopedAdmin):
         return request.user.is_superuser and super().has_add_permission(request)
 
     def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser and super().has_delete_permission(request, obj)
+        # Never in the admin, superusers included: an account's events, surveys, audit
+        # entries and the rest are records, and deleting it would take them along (its
+        # delete page could only list them and refuse).
+        return False
 
     @admin.display(description="Dixa signatures")
     def signature_mode(self, obj):
