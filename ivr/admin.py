@@ -41,6 +41,7 @@ def surveys_done(count: int, done: str) -> str:
 
 @admin.register(IvrMapping)
 class IvrMappingAdmin(columns.WideListMixin, AccountScopedAdmin):
+    masked_as = {"dixa_api_token": "token"}  # for who may only view
     form = IvrMappingForm
     list_display = (
         "name",

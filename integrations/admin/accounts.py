@@ -40,6 +40,7 @@ class SigningSecretInline(ScopedInline, admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(AccountScopedAdmin):
+    masked_as = {"npstoday_api_key": "npstoday_key"}  # for who may only view
     form = AccountForm
     inlines = [SigningSecretInline]
     list_display = ("name", "slug", "signature_mode", "npstoday_key", "created_at")

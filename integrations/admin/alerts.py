@@ -43,6 +43,7 @@ def _is_email(value: str) -> bool:
 
 @admin.register(AlertSettings)
 class AlertSettingsAdmin(AccountScopedAdmin):
+    masked_as = {"webhook_url": "webhook"}  # for who may only view
     form = AlertSettingsForm
     list_display = (
         "account",

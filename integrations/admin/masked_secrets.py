@@ -2,6 +2,8 @@
 
 from functools import partial
 
+from django.contrib import admin
+
 from integrations import crypto
 from integrations.fields import EncryptedTextField
 
@@ -30,8 +32,9 @@ class MaskedSecrets:
             name = self.masked_as.get(field.name)
             if name is None:
                 name = field.name + MASKED
-                display = partial(_masked, field.name)
-                display.short_description = field.verbose_name
+                display = admin.display(description=field.verbose_name)(
+                    partial(_masked, field.name)
+                )
                 setattr(self, name, display)
             self.masked_fields[field.name] = name
 

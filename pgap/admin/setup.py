@@ -41,6 +41,7 @@ class PgapSetupForm(SecretFieldsForm):
 
 @admin.register(PgapSetup)
 class PgapSetupAdmin(AccountScopedAdmin):
+    masked_as = {"dixa_api_token": "token"}  # for who may only view
     form = PgapSetupForm
     list_display = ("account", "enabled", "attribute_identifier", "check_state", "token")
     list_filter = ("enabled", "check_passed")
