@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
@@ -11,9 +11,9 @@ from integrations.admin.forms import SecretFieldsForm
 from integrations.admin.scoping import AccountScopedAdmin, ScopedInline
 from integrations.audit.services import audit_record
 from integrations.models import Account, ApiKey, SigningSecret
-from integrations.public_url import public_url
 from integrations.services.api_keys import api_key_create, api_key_revoke
 from integrations.services.connection_checks import npstoday_key_check
+from integrations.services.dixa_webhooks import relay_url
 
 
 class AccountForm(SecretFieldsForm):
@@ -173,7 +173,7 @@ class ApiKeyAdmin(AccountScopedAdmin):
             request,
             "Copy this key now; it is stored hashed and will not be shown again: "
             f"{issued.plaintext} . In Dixa's webhook form: URL "
-            f"{public_url(reverse('dixa-relay'), request)} , authentication Token with this "
+            f"{relay_url(request)} , authentication Token with this "
             "key (or Basic with it as the password).",
             messages.WARNING,
         )

@@ -78,8 +78,9 @@ class Desired:
         return body
 
 
-def relay_url() -> str:
-    return public_url(reverse("dixa-relay"))
+def relay_url(request=None) -> str:
+    """Our webhook endpoint as Dixa is to call it (on PUBLIC_URL, or the request's address)."""
+    return public_url(reverse("dixa-relay"), request)
 
 
 def desired_subscription(account: Account) -> Desired:
