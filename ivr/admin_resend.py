@@ -63,14 +63,15 @@ def resend_since_view(model_admin, request):
         )
         return TemplateResponse(request, TEMPLATE, context)
 
-    with transaction.atomic():  # the rows resent are the rows audited: locked until then
-        pks = list(targets.select_for_update().values_list("pk", flat=True))
-        resent = SurveyTrigger.objects.filter(pk__in=pks)
-        count = operations.survey_triggers_resend(queryset=resent, by=request.user.get_username())
+    with transaction.atomic():  # the surveys resent are the surveys audited
+        pks = operations.survey_triggers_resend_failed_since(
+            queryset=dead, since=since, by=request.user.get_username()
+        )
+        count = len(pks)
         audit_record(
             actor=request.user,
             action="survey resend since",
-            objects=resent,
+            objects=SurveyTrigger.objects.filter(pk__in=pks),
             summary=f"Resend the dead letters that failed since {moment(since)}",
             result=f"{count} resent",
         )

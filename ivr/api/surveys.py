@@ -1,6 +1,7 @@
 """Surveys (SurveyTrigger) in the management API: list and filter, read one with its tries,
 and the admin's actions on them: retry now, cancel, resend one, resend dead letters since T."""
 
+from django.db import transaction
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -177,18 +178,16 @@ class SurveyViewSet(ScopedReadOnlyViewSet):
         if account is not None:
             accounts = accounts.filter(pk=account.pk)
         since = body.validated_data["since"]
-        targets = list(
-            SurveyTrigger.objects.filter(
-                account__in=accounts, status=SurveyTrigger.Status.FAILED, finished_at__gte=since
-            ).values_list("pk", flat=True)
-        )
-        count = operations.survey_triggers_resend_failed_since(
-            accounts=accounts, since=since, by=self.by()
-        )
-        self.audit(
-            action="survey resend since",
-            objects=SurveyTrigger.objects.filter(pk__in=targets),
-            summary=f"Resend the dead letters that failed since {since:%Y-%m-%d %H:%M} UTC",
-            result=f"{count} resent",
-        )
-        return Response({"resent": count}, status=status.HTTP_202_ACCEPTED)
+        with transaction.atomic():  # the surveys resent are the surveys audited
+            pks = operations.survey_triggers_resend_failed_since(
+                queryset=SurveyTrigger.objects.filter(account__in=accounts),
+                since=since,
+                by=self.by(),
+            )
+            self.audit(
+                action="survey resend since",
+                objects=SurveyTrigger.objects.filter(pk__in=pks),
+                summary=f"Resend the dead letters that failed since {since:%Y-%m-%d %H:%M} UTC",
+                result=f"{len(pks)} resent",
+            )
+        return Response({"resent": len(pks)}, status=status.HTTP_202_ACCEPTED)

@@ -52,14 +52,19 @@ def survey_triggers_resend(*, queryset: QuerySet[SurveyTrigger], by: str) -> int
 
 
 def survey_triggers_resend_failed_since(
-    *, accounts: QuerySet[Account], since: datetime, by: str
-) -> int:
-    return survey_triggers_resend(
-        queryset=SurveyTrigger.objects.filter(
-            account__in=accounts, status=Status.FAILED, finished_at__gte=since
-        ),
-        by=by,
+    *, queryset: QuerySet[SurveyTrigger], since: datetime, by: str
+) -> list[int]:
+    """The dead letters among `queryset` that failed since `since` start over; their ids.
+    Call it in the transaction that audits them: they stay locked until it ends, so the
+    surveys the audit names are the ones resent (one failing meanwhile waits for the next
+    resend)."""
+    pks = list(
+        queryset.filter(status=Status.FAILED, finished_at__gte=since)
+        .select_for_update()
+        .values_list("pk", flat=True)
     )
+    survey_triggers_resend(queryset=SurveyTrigger.objects.filter(pk__in=pks), by=by)
+    return pks
 
 
 @transaction.atomic

@@ -381,12 +381,12 @@ def test_resend_failed_since_takes_only_recent_dead_letters_of_visible_accounts(
     old = SurveyTriggerFactory(status=Status.FAILED, finished_at=now - timedelta(days=2))
     recent = SurveyTriggerFactory(status=Status.FAILED, finished_at=now)
     foreign = SurveyTriggerFactory(status=Status.FAILED, finished_at=now)
-    count = operations.survey_triggers_resend_failed_since(
-        accounts=Account.objects.exclude(pk=foreign.account_id),
+    resent = operations.survey_triggers_resend_failed_since(
+        queryset=SurveyTrigger.objects.exclude(account_id=foreign.account_id),
         since=now - timedelta(hours=1),
         by="ann",
     )
-    assert count == 1
+    assert resent == [recent.pk]
     assert SurveyTrigger.objects.get(pk=recent.pk).status == Status.PENDING
     assert SurveyTrigger.objects.get(pk=old.pk).status == Status.FAILED
     assert SurveyTrigger.objects.get(pk=foreign.pk).status == Status.FAILED
