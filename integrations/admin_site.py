@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import path, reverse
@@ -34,7 +36,7 @@ class RelayAdminSite(admin.AdminSite):
         if user.is_active and user.is_staff and not self.has_permission(request):
             target = reverse("admin:two_factor")
             next_url = request.GET.get("next")
-            return redirect(f"{target}?next={next_url}" if next_url else target)
+            return redirect(f"{target}?{urlencode({'next': next_url})}" if next_url else target)
         return super().login(request, extra_context)
 
     def two_factor(self, request):

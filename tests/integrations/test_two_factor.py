@@ -221,3 +221,20 @@ def test_the_setup_page_goes_on_only_to_this_site(client, staff):
         reverse("admin:two_factor") + "?next=https://evil.example/", {"otp_token": code(device)}
     )
     assert answer.status_code == 302 and answer["Location"] == reverse("admin:index")
+
+
+def test_after_enrolling_they_land_on_the_whole_page_they_asked_for(client, staff):
+    # given a signed-in user who still owes a second factor opens a filtered list
+    user = staff("strict", strict=True)
+    sign_in(client, "strict")
+    asked = reverse("admin:ivr_surveytrigger_changelist") + "?status__exact=failed&o=-2"
+    to_login = client.get(asked)
+    to_setup = client.get(to_login["Location"])
+    # when they enroll (a wrong code first) on the page they are sent to
+    setup = to_setup["Location"]
+    client.get(setup)
+    device = TOTPDevice.objects.get(user=user)
+    client.post(setup, {"otp_token": "000000" if code(device) != "000000" else "111111"})
+    done = client.post(setup, {"otp_token": code(device)})
+    # then they land on that list, its filter and its order included
+    assert done.status_code == 302 and done["Location"] == asked
