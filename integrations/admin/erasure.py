@@ -68,7 +68,10 @@ class ErasureAdmin(RecordAdmin):
         """Whether the erase posted is of exactly what the page's dry run showed (the form can
         be edited after it); says why not, and the view then shows a dry run instead."""
         mismatch = erasure_preview_mismatch(
-            token=request.POST.get("preview_token", ""), subject=subject, accounts=accounts
+            token=request.POST.get("preview_token", ""),
+            subject=subject,
+            accounts=accounts,
+            user=request.user,
         )
         if mismatch:
             messages.warning(
@@ -101,7 +104,9 @@ class ErasureAdmin(RecordAdmin):
                 )
                 return redirect(reverse("admin:integrations_erasure_changelist"))
             preview = records
-            preview_token = erasure_preview_token(subject=subject, accounts=accounts)
+            preview_token = erasure_preview_token(
+                subject=subject, accounts=accounts, user=request.user
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

@@ -423,3 +423,22 @@ def test_the_erase_page_leads_back_through_the_app_and_the_list(client, eraser):
     crumbs = page.split('class="breadcrumbs"', 1)[1].split("</div>", 1)[0]
     assert 'href="/admin/integrations/"' in crumbs
     assert 'href="/admin/integrations/erasure/"' in crumbs
+
+
+def test_admin_erase_with_another_users_dry_run_is_a_dry_run(
+    client, eraser, staff_user_factory, janes_history
+):
+    # given a colleague on the same account who ran the dry run
+    a, b, jane_a, *_ = janes_history
+    colleague = staff_user_factory("dpo2", a, perms=("add_erasure", "view_erasure"))
+    form = {"kind": "email", "value": "jane.doe@example.com", "accounts": [a.pk]}
+    client.force_login(colleague)
+    token = client.post(ERASE_URL, {**form, "preview": "1"}).context["preview_token"]
+    # when another user posts the erase with that dry run's token
+    client.force_login(eraser)
+    answer = client.post(ERASE_URL, {**form, "erase": "1", "preview_token": token})
+    # then nothing is erased, and their own dry run says why
+    assert "Nothing was erased: the dry run was another user&#x27;s" in answer.content.decode()
+    jane_a.refresh_from_db()
+    assert jane_a.respondent_email
+    assert not Erasure.objects.filter(dry_run=False).exists()
