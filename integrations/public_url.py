@@ -6,8 +6,14 @@ from django.conf import settings
 from django.http import HttpRequest
 
 
+def public_base(request: HttpRequest | None = None) -> str:
+    """PUBLIC_URL, or `request`'s address when PUBLIC_URL is unset ("" without a request),
+    without its trailing slash."""
+    base = settings.PUBLIC_URL or (request.build_absolute_uri("/") if request else "")
+    return base.rstrip("/")
+
+
 def public_url(path: str, request: HttpRequest | None = None) -> str:
     """`path` on PUBLIC_URL, or on `request`'s address when PUBLIC_URL is unset (without a
     request: the path alone)."""
-    base = settings.PUBLIC_URL or (request.build_absolute_uri("/") if request else "")
-    return base.rstrip("/") + path
+    return public_base(request) + path

@@ -7,7 +7,9 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from integrations import crypto
+from integrations.admin.confirm import confirm_first
 from integrations.admin.forms import SecretFieldsForm
+from integrations.admin.object_actions import ObjectActions
 from integrations.admin.scoping import AccountScopedAdmin, ScopedInline
 from integrations.audit.services import audit_record
 from integrations.models import Account, ApiKey, SigningSecret
@@ -135,7 +137,7 @@ class AccountAdmin(AccountScopedAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(AccountScopedAdmin):
+class ApiKeyAdmin(ObjectActions, AccountScopedAdmin):
     list_display = ("name", "account", "prefix", "created_at", "last_used_at", "state")
     list_filter = ("account",)
     list_select_related = ("account",)
@@ -179,6 +181,12 @@ class ApiKeyAdmin(AccountScopedAdmin):
         )
 
     @admin.action(description="Revoke selected API keys")
+    @confirm_first(
+        "Revoke",
+        eligible=lambda keys: keys.filter(revoked_at=None),
+        note="Each key stops working at once: anything still sending with it (a Dixa webhook) "
+        "is answered 401 from then on. A revoked key cannot be restored; issue a new one.",
+    )
     def revoke(self, request, queryset):
         revoked = 0
         for api_key in queryset.filter(revoked_at=None):

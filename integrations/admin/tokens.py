@@ -3,7 +3,7 @@ superuser sees everyone's). A token is shown once, when issued; nobody edits or 
 
 from django.contrib import admin, messages
 
-from integrations.admin.confirm import PinnedSelectionMixin
+from integrations.admin.confirm import PinnedSelectionMixin, confirm_first
 from integrations.audit.services import audit_record
 from integrations.models import ManagementToken
 from integrations.services.management_tokens import (
@@ -81,6 +81,12 @@ class ManagementTokenAdmin(PinnedSelectionMixin, admin.ModelAdmin):
         )
 
     @admin.action(description="Revoke selected tokens", permissions=["revoke"])
+    @confirm_first(
+        "Revoke",
+        eligible=lambda tokens: tokens.filter(revoked_at=None),
+        note="Each token stops working at once: the management API answers 401 to it from "
+        "then on. A revoked token cannot be restored; issue a new one.",
+    )
     def revoke(self, request, queryset):
         revoked = sum(management_token_revoke(token=token) for token in queryset)
         audit_record(

@@ -3,10 +3,11 @@
 from django.contrib import admin
 
 from integrations.admin import columns
+from integrations.admin.confirm import confirm_first
 from integrations.admin.events import RecordAdmin, truncate
 from integrations.audit.services import audit_record
 from pgap.models import AgentPrediction
-from pgap.services.capture import predictions_read_again
+from pgap.services.capture import predictions_read_again, predictions_readable_again
 
 
 @admin.register(AgentPrediction)
@@ -52,6 +53,13 @@ class AgentPredictionAdmin(columns.WideListMixin, RecordAdmin):
         return truncate(obj.reason)
 
     @admin.action(description="Read selected again from Dixa", permissions=["operate"])
+    @confirm_first(
+        "Read again",
+        detail="from Dixa",
+        eligible=predictions_readable_again,
+        note="Each prediction whose score could not be had (failed, missing, invalid) is read "
+        "from Dixa again with fresh tries; its reason so far is replaced.",
+    )
     def read_again(self, request, queryset):
         count = predictions_read_again(queryset=queryset, by=request.user.get_username())
         audit_record(

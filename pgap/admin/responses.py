@@ -12,8 +12,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from integrations.admin import columns
+from integrations.admin.confirm import confirm_first
 from integrations.admin.events import RecordAdmin, pretty_json, truncate
 from integrations.audit.services import audit_record
+from integrations.public_url import public_base
 from pgap.models import ResponseHook, ResponseSubscription, SurveyResponse
 from pgap.services.hooks import IssuedHook, response_hook_create, response_hook_revoke
 from pgap.services.subscriptions import (
@@ -24,10 +26,9 @@ from pgap.services.subscriptions import (
 )
 
 
-def base_url(request) -> str:
-    """This site's URL as the request reached it (the PUBLIC_URL setting, when set, wins:
-    see pgap.services.hooks.response_hook_url)."""
-    return request.build_absolute_uri("/")
+def removable(subscriptions):
+    """The subscriptions Remove would change: those still active."""
+    return subscriptions.filter(state=ResponseSubscription.State.ACTIVE)
 
 
 class MatchedFilter(admin.SimpleListFilter):
@@ -162,7 +163,7 @@ class ResponseHookAdmin(RecordAdmin):
             setattr(obj, name, getattr(issued.hook, name))
         subscribe = form.cleaned_data.get("subscribe")
         once = "it holds a secret that is stored hashed and will not be shown again"
-        url = issued.url(base_url(request))
+        url = issued.url(public_base(request))
         if subscribe:
             message = f"Subscribe gives nps.today this URL (see below); {once}: {url}"
         else:
@@ -175,7 +176,7 @@ class ResponseHookAdmin(RecordAdmin):
     def _subscribe(self, request, account, issued: IssuedHook) -> None:
         try:
             result = response_subscriptions_create(
-                account=account, base_url=base_url(request), issued=issued
+                account=account, base_url=public_base(request), issued=issued
             )
         except SubscriptionError as exc:
             self.message_user(request, f"Nothing subscribed: {exc}", messages.ERROR)
@@ -190,6 +191,13 @@ class ResponseHookAdmin(RecordAdmin):
         )
 
     @admin.action(description="Revoke selected hooks", permissions=["operate"])
+    @confirm_first(
+        "Revoke",
+        eligible=lambda hooks: hooks.filter(revoked_at=None),
+        note="nps.today's posts to each hook's URL are refused from then on, so answers to "
+        "the campaigns it serves stop arriving until they are subscribed to another hook. "
+        "A revoked hook cannot be restored.",
+    )
     def revoke(self, request, queryset):
         revoked = [hook for hook in queryset if response_hook_revoke(hook=hook)]
         audit_record(
@@ -282,7 +290,9 @@ class ResponseSubscriptionAdmin(columns.WideListMixin, RecordAdmin):
         accounts = {row.account_id: row.account for row in queryset.select_related("account")}
         for account in accounts.values():
             try:
-                result = response_subscriptions_create(account=account, base_url=base_url(request))
+                result = response_subscriptions_create(
+                    account=account, base_url=public_base(request)
+                )
             except SubscriptionError as exc:
                 self.message_user(request, f"{account}: nothing subscribed: {exc}", messages.ERROR)
                 continue
@@ -297,6 +307,13 @@ class ResponseSubscriptionAdmin(columns.WideListMixin, RecordAdmin):
             )
 
     @admin.action(description="Remove subscription", permissions=["operate"])
+    @confirm_first(
+        "Remove",
+        detail="in nps.today",
+        eligible=removable,
+        note="nps.today stops posting each campaign's answers to the relay; for a mapped "
+        "campaign, Subscribe adds the subscription again.",
+    )
     def remove(self, request, queryset):
         removed = 0
         for subscription in queryset.select_related("account"):

@@ -313,15 +313,17 @@ def _wake_on_commit(prediction: AgentPrediction) -> None:
 
 
 @transaction.atomic
+def predictions_readable_again(queryset):
+    """The predictions of `queryset` whose score could not be had (failed, missing, invalid):
+    those predictions_read_again reads again."""
+    return queryset.filter(status__in=[Status.FAILED, Status.MISSING, Status.INVALID])
+
+
 def predictions_read_again(*, queryset, by: str) -> int:
-    """Scores that could not be had (failed, missing, invalid) are read from Dixa again,
-    with fresh tries. Returns how many."""
+    """Scores that could not be had are read from Dixa again, with fresh tries. Returns how
+    many."""
     now = timezone.now()
-    pks = list(
-        queryset.filter(status__in=[Status.FAILED, Status.MISSING, Status.INVALID]).values_list(
-            "pk", flat=True
-        )
-    )
+    pks = list(predictions_readable_again(queryset).values_list("pk", flat=True))
     AgentPrediction.objects.filter(pk__in=pks).update(
         status=Status.PENDING,
         source=Source.API,

@@ -7,7 +7,6 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -72,10 +71,9 @@ def response_hook_authenticate(*, secret: str) -> ResponseHook | None:
 
 
 def response_hook_url(*, secret: str, base_url: str) -> str:
-    """The full URL to give nps.today: `base_url` (the PUBLIC_URL setting when there is one)
-    and our path."""
-    base = (getattr(settings, "PUBLIC_URL", "") or base_url).rstrip("/")
-    return base + reverse(URL_NAME, kwargs={"secret": secret})
+    """The full URL to give nps.today: our path on `base_url` (in the admin, PUBLIC_URL or
+    the request's address: integrations.public_url.public_base)."""
+    return base_url.rstrip("/") + reverse(URL_NAME, kwargs={"secret": secret})
 
 
 def _could_be_issued(secret: str) -> bool:

@@ -43,7 +43,7 @@ def test_staff_see_and_revoke_only_their_own_tokens(client, alice, django_user_m
     listing = client.get(reverse(CHANGELIST)).content.decode()
     client.post(
         reverse(CHANGELIST),
-        {"action": "revoke", "_selected_action": [mine.pk, theirs.pk]},
+        {"action": "revoke", "confirmed": "yes", "_selected_action": [mine.pk, theirs.pk]},
     )
     # then
     assert "MINE" in listing and "THEIRS" not in listing

@@ -1,8 +1,6 @@
 """A record's page offers, as buttons, the list's actions that would change it: each asks
 first, runs on that row alone, is audited, and leads to the list showing the row."""
 
-import re
-
 import pytest
 from django.urls import reverse
 
@@ -11,23 +9,10 @@ from integrations.models import InboundEvent
 from ivr.models import SurveyTrigger
 from tests.integrations.factories import InboundEventFactory
 from tests.ivr.factories import SurveyTriggerFactory
+from tests.support.admin_pages import buttons
 
 pytestmark = pytest.mark.django_db
 Status = SurveyTrigger.Status
-
-
-def buttons(page) -> dict[str, dict[str, str]]:
-    """The page's action buttons: label -> the fields their form posts, and where."""
-    found = {}
-    for form in re.findall(
-        r'<form method="post" action="([^"]+)" class="relay-object-tool">(.*?)</form>', page, re.S
-    ):
-        url, body = form
-        label = re.search(r"<button[^>]*>([^<]+)…</button>", body)
-        if label:
-            fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', body))
-            found[label.group(1)] = {"url": url.replace("&amp;", "&"), **fields}
-    return found
 
 
 def test_a_dead_letters_page_offers_resend_and_a_delivered_ones_does_not(admin_client):

@@ -20,6 +20,7 @@ from tests.fakes.dixa import (
 from tests.integrations.factories import AccountFactory
 from tests.ivr.factories import IvrMappingFactory
 from tests.pgap.factories import PgapSetupFactory
+from tests.support.admin_pages import buttons
 
 pytestmark = pytest.mark.django_db
 NOW = "2026-11-22 12:00:00Z"
@@ -311,11 +312,19 @@ def test_predictions_are_read_only_records_that_can_be_read_again(admin_client):
     row = AgentPredictionFactory(status="failed", score=None, reason="Dixa refused the token")
     change = admin_client.get(reverse("admin:pgap_agentprediction_change", args=[row.pk]))
     assert change.status_code == 200 and "Dixa refused the token" in change.content.decode()
+    assert "Read again from Dixa" in buttons(change.content.decode())
     assert admin_client.get(reverse("admin:pgap_agentprediction_add")).status_code == 403
     with mock.patch("pgap.tasks.capture_predictions.apply_async"):
-        response = admin_client.post(
+        asked = admin_client.post(
             reverse("admin:pgap_agentprediction_changelist"),
             {"action": "read_again", "_selected_action": [row.pk]},
+        )
+        assert "Read again 1 of 1 selected from Dixa?" in asked.content.decode()
+        row.refresh_from_db()
+        assert row.status == AgentPrediction.Status.FAILED
+        response = admin_client.post(
+            reverse("admin:pgap_agentprediction_changelist"),
+            {"action": "read_again", "confirmed": "yes", "_selected_action": [row.pk]},
             follow=True,
         )
     assert "1 prediction(s) to read again from Dixa" in response.content.decode()

@@ -281,7 +281,7 @@ def test_subscription_actions_subscribe_and_remove(admin_client, fake_npstoday, 
     url = reverse("admin:pgap_responsesubscription_changelist")
     # when
     removed = admin_client.post(
-        url, {"action": "remove", "_selected_action": [row.pk]}, follow=True
+        url, {"action": "remove", "confirmed": "yes", "_selected_action": [row.pk]}, follow=True
     )
     # then
     assert "1 subscription(s) removed" in notes(removed)
@@ -305,7 +305,7 @@ def test_revoking_a_hook_warns_about_subscriptions_still_posting_to_it(
     hook = ResponseHook.objects.get()
     response = admin_client.post(
         reverse("admin:pgap_responsehook_changelist"),
-        {"action": "revoke", "_selected_action": [hook.pk]},
+        {"action": "revoke", "confirmed": "yes", "_selected_action": [hook.pk]},
         follow=True,
     )
     hook.refresh_from_db()
@@ -339,11 +339,11 @@ def test_a_staff_user_sees_and_acts_on_their_accounts_rows_only(
         assert page.status_code == 200 and "THEIRS" not in page.content.decode(), name
     staff_client.post(
         reverse("admin:pgap_responsesubscription_changelist"),
-        {"action": "remove", "_selected_action": [their_row.pk]},
+        {"action": "remove", "confirmed": "yes", "_selected_action": [their_row.pk]},
     )
     staff_client.post(
         reverse("admin:pgap_responsehook_changelist"),
-        {"action": "revoke", "_selected_action": [their_hook.pk]},
+        {"action": "revoke", "confirmed": "yes", "_selected_action": [their_hook.pk]},
     )
     refused = staff_client.post(reverse("admin:pgap_responsehook_add"), {"account": theirs.pk})
     for name, pk in (("responsehook", their_hook.pk), ("responsesubscription", their_row.pk)):
@@ -408,3 +408,21 @@ def test_the_fake_posts_a_customers_answer_to_our_live_server(
     stored = SurveyResponse.objects.get()
     assert (stored.account, stored.trigger, stored.matched_by) == (account, trigger, "csid")
     assert (stored.rating, stored.comment, stored.csid) == (10, "Great", 4242)
+
+
+def test_the_hook_url_shown_and_subscribed_is_on_public_url_when_set(
+    admin_client, fake_npstoday, tenant, settings, django_capture_on_commit_callbacks
+):
+    # given the platform sits behind a proxy: the admin's request came to an internal address
+    settings.PUBLIC_URL = "https://relay.public.example/"
+    expected = "https://relay.public.example/api/npstoday/responses/prh_"
+    # when a hook is issued without, then one with Subscribe ticked
+    alone = admin_client.post(reverse("admin:pgap_responsehook_add"), {"account": tenant.pk})
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:pgap_responsehook_add"), {"account": tenant.pk, "subscribe": "on"}
+        )
+    # then the URL shown and the one nps.today was given are both on PUBLIC_URL
+    assert any("Give nps.today this URL now" in n and expected in n for n in notes(alone))
+    targets = [row["targetUrl"] for row in fake_npstoday.subscriptions.values()]
+    assert targets and all(target.startswith(expected) for target in targets)
