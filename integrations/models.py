@@ -353,6 +353,10 @@ class DixaConnection(models.Model):
     synced_at = models.DateTimeField(null=True, blank=True, editable=False)
     checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     status_pulled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # An admin's action (Connect, Rotate, …) queued and not finished yet: the page says so
+    # and reloads itself until the worker is done (integrations/services/dixa_actions.py).
+    action_requested = models.CharField(max_length=32, blank=True, editable=False)
+    action_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -45,12 +45,13 @@ DIXA_RETRY = {
 }
 
 
-@shared_task(**DIXA_RETRY)
-def dixa_action(account_id: int, action: str) -> str:
+@shared_task(bind=True, **DIXA_RETRY)
+def dixa_action(self, account_id: int, action: str) -> str:
     """An admin's Connect/Repair, Rotate key, Replace subscription or Disconnect."""
     from integrations.services.dixa_actions import dixa_action_run
 
-    return dixa_action_run(account_id=account_id, action=action).message
+    retried = self.request.retries < self.max_retries  # ApiUnavailable: tried again
+    return dixa_action_run(account_id=account_id, action=action, retried=retried).message
 
 
 @shared_task(**DIXA_RETRY)

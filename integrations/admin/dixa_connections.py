@@ -10,11 +10,14 @@ will happen, and only its confirmation queues the action, as the list's bulk act
 the connection delivering (old and new overlap) and are what a leaked credential needs
 at once."""
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from integrations import crypto
@@ -39,6 +42,10 @@ COLOURS = {
 }
 BUTTONS = ("connect", "key_rotate", "subscription_replace", "watch", "disable", "delete")
 ASK_FIRST = ("disable", "delete")  # Dixa stops delivering: a page says what happens first
+# While an action requested here waits for the worker, its page reloads itself this often,
+# for this long (after that Dixa is slow and the task retrying, or no worker takes the queue).
+RELOAD_SECONDS = 3
+RELOADS_FOR = timedelta(minutes=2)
 CONFIRM_TEMPLATE = "admin/integrations/dixaconnection/disconnect_confirm.html"
 # What follows the bulk actions' counts on their confirmation page.
 BULK_CONSEQUENCES = {
@@ -276,7 +283,8 @@ class DixaConnectionAdmin(AccountScopedAdmin):
         self.log_change(request, obj, f"Dixa: {label} requested")
         self.message_user(
             request,
-            f"{label} for {obj.account}: queued; reload this page to see Dixa's answer.",
+            f"{label} for {obj.account}: queued; the connection's page shows Dixa's answer "
+            "when the worker has it.",
             messages.SUCCESS,
         )
 
@@ -284,7 +292,29 @@ class DixaConnectionAdmin(AccountScopedAdmin):
         # Before there is a subscription in Dixa, Connect is the only thing to do.
         names = BUTTONS if obj is not None and obj.subscription_id else ("connect",)
         context["dixa_buttons"] = [(name, LABELS[name], name in ASK_FIRST) for name in names]
+        if obj is not None and obj.action_requested:
+            context["dixa_pending"] = self._pending(obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _pending(self, obj) -> dict:
+        """The action requested here that the worker has not finished: what to say, and
+        whether the page should reload itself to show the outcome."""
+        label = LABELS.get(obj.action_requested, obj.action_requested)
+        waited = timezone.now() - obj.action_requested_at
+        requested = f"{label} requested at {obj.action_requested_at:%H:%M:%S} UTC"
+        if waited < RELOADS_FOR:
+            return {
+                "text": f"{requested}: waiting for the worker and Dixa. This page reloads "
+                "itself until it is done.",
+                "reload_seconds": RELOAD_SECONDS,
+            }
+        return {
+            "text": f"{requested} and not done after {int(waited.total_seconds() // 60)} "
+            "minutes: Dixa may be busy (the action is tried again for up to about 15 "
+            "minutes), or no worker takes the dixa queue (docs/operations.md). Reload to "
+            "check.",
+            "reload_seconds": 0,
+        }
 
     def _bulk(self, request, queryset, action):
         for obj in queryset.select_related("account"):

@@ -3,6 +3,8 @@ and the two beat runs that keep connections in step and watched."""
 
 import logging
 
+from django.utils import timezone
+
 from integrations.clients.http import ApiUnavailable
 from integrations.models import Account, DixaConnection
 from integrations.services import dixa_monitor, dixa_rotate, dixa_sync
@@ -32,23 +34,50 @@ LABELS = {
 }
 
 
-def dixa_action_run(*, account_id: int, action: str) -> Outcome:
+def dixa_action_run(*, account_id: int, action: str, retried: bool = False) -> Outcome:
+    """Run `action` on the account's connection. Once it has an outcome, or raised for good,
+    the admin's requests made before it started are done (one made meanwhile still waits for
+    its own run); `retried`: Dixa busy or silent (ApiUnavailable) is tried again later (the
+    task's retries), so the requests still wait."""
     if action not in ACTIONS:
         raise ValueError(f"unknown Dixa action {action!r}")
     account = Account.objects.get(pk=account_id)
-    with credentials_audited(account, f"Dixa: {LABELS[action]}"):
-        outcome = ACTIONS[action](account)
+    started = timezone.now()
+    try:
+        with credentials_audited(account, f"Dixa: {LABELS[action]}"):
+            outcome = ACTIONS[action](account)
+    except Exception as exc:
+        if not (retried and isinstance(exc, ApiUnavailable)):
+            _requests_done(account_id, before=started)
+        raise
+    _requests_done(account_id, before=started)
     logger.info("Dixa %s for account %s: %s", action, account, outcome.message)
     return outcome
 
 
 def dixa_action_request(*, account: Account, action: str) -> bool:
-    """Queue `action` for the account; False when the broker refused it."""
+    """Queue `action` for the account and mark it requested on its connection (the admin's
+    page waits for it); False, and nothing marked, when the broker refused it."""
     from integrations.tasks import dixa_action
 
     if action not in ACTIONS:
         raise ValueError(f"unknown Dixa action {action!r}")
-    return enqueue(dixa_action, account.pk, action)
+    # Marked before it is queued: a worker quicker than this request still finds the mark.
+    requested_at = timezone.now()
+    connection = DixaConnection.objects.filter(account=account)
+    connection.update(action_requested=action, action_requested_at=requested_at)
+    if enqueue(dixa_action, account.pk, action):
+        return True
+    connection.filter(action_requested_at=requested_at).update(
+        action_requested="", action_requested_at=None
+    )
+    return False
+
+
+def _requests_done(account_id: int, *, before) -> None:
+    DixaConnection.objects.filter(account_id=account_id, action_requested_at__lte=before).update(
+        action_requested="", action_requested_at=None
+    )
 
 
 def dixa_maintain_run() -> None:

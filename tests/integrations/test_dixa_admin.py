@@ -6,6 +6,7 @@ Disconnects ask first, naming what they will revoke; the other buttons act on on
 
 import json
 import os
+import threading
 from collections import deque
 from unittest import mock
 
@@ -13,6 +14,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,6 +22,7 @@ from integrations.audit.models import AuditEntry
 from integrations.models import DixaConnection, DixaDeliveryLog, SigningSecret
 from integrations.services import dixa_monitor
 from integrations.services.api_keys import api_key_create
+from integrations.services.dixa_actions import dixa_action_run
 from integrations.services.dixa_connect import dixa_connect
 from tests.integrations.factories import AccountFactory, InboundEventFactory
 from tests.ivr.factories import QUEUE_ID, IvrMappingFactory
@@ -35,6 +38,19 @@ def staff(django_user_model, username, *accounts, perms=PERMS):
     for account in accounts:
         account.members.add(user)
     return user
+
+
+def in_own_connection(run, account_id, action):
+    """`run` for another thread (the browser's event loop holds this one), closing the
+    database connection it opens."""
+
+    def target():
+        try:
+            run(account_id=account_id, action=action)
+        finally:
+            connections.close_all()
+
+    return target
 
 
 def action_url(connection, action):
@@ -358,8 +374,16 @@ def test_the_connection_page_reads_well_at_1280(
         with mock.patch("integrations.tasks.dixa_action.apply_async"):
             page.click("#dixa-watch")
             page.wait_for_selector(".messagelist")
-        # then the page says it is queued
+        # then the page says it is queued, and waits for the worker
         assert "Check now for Acme Support: queued" in page.inner_text(".messagelist")
+        assert "Check now requested at" in page.inner_text("#dixa-pending")
+        if os.environ.get("DIXA_SCREENSHOT"):
+            page.screenshot(path=os.environ["DIXA_SCREENSHOT"].replace(".png", "-waiting.png"))
+        # when the worker has run it, the page reloads itself and waits no more
+        worker = threading.Thread(target=in_own_connection(dixa_action_run, account.pk, "watch"))
+        worker.start()
+        worker.join()
+        page.wait_for_selector("#dixa-pending", state="detached", timeout=10_000)
         # when she presses Disconnect (delete in Dixa)
         with mock.patch("integrations.tasks.dixa_action.apply_async") as publish:
             page.click("#dixa-delete")
