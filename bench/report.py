@@ -35,17 +35,6 @@ def ms(value: float) -> str:
 NOISE = ("rest of machine", "stolen")
 
 
-def cpu_rows(cpu: dict[str, float], digits: int = 2) -> list[list[str]]:
-    """Rows of a CPU table: our processes, their total, then the machine's other load."""
-    ours = {k: v for k, v in cpu.items() if k not in NOISE}
-    rows = [[name, f"{value:.{digits}f}"] for name, value in ours.items()]
-    rows.append(
-        ["**total, the platform and the load generator**", f"{sum(ours.values()):.{digits}f}"]
-    )
-    rows += [[f"({name}: not ours)", f"{cpu[name]:.{digits}f}"] for name in NOISE if name in cpu]
-    return rows
-
-
 # A report is a header, a summary table and sections, each section behind a marker line that
 # records when, by which command and in how long it was measured; a run of some sections
 # replaces only those and keeps the others as they were.

@@ -1,5 +1,5 @@
 """One outbox for every table whose rows are work for a Celery task: inbound events to
-process, surveys to deliver.
+process, surveys to deliver, agents' P-GAP scores to read from Dixa.
 
 A row is the truth; a Celery message is only a nudge. The life of a row:
 
@@ -15,9 +15,10 @@ A row is the truth; a Celery message is only a nudge. The life of a row:
   batch of ids and claims them together (`claim_many`); each row is then worked on its own.
 - `reclaim` puts back rows whose worker died mid-work.
 
-Settings per outbox, by its prefix: `<PREFIX>_REQUEUE_AFTER_SECONDS` and
-`<PREFIX>_CLAIM_TIMEOUT_SECONDS`. Apps register their outboxes; the dispatcher
-(`integrations.dispatcher`) drives `hand_off` and `reclaim` for all of them.
+Settings per outbox, by its prefix (INBOUND, SURVEY, PGAP): `<PREFIX>_REQUEUE_AFTER_SECONDS`,
+`<PREFIX>_CLAIM_TIMEOUT_SECONDS` and, where set, `<PREFIX>_MAX_UNCLAIMED`. Apps register
+their outboxes; the dispatcher (`integrations.dispatcher`) drives `hand_off` and `reclaim`
+for all of them.
 """
 
 import logging

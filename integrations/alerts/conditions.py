@@ -58,11 +58,6 @@ def silent_webhook(*, now):
             )
 
 
-def accounts_without_signing_secret():
-    """Accounts whose deliveries nobody can verify (a banner, not a notification)."""
-    return Account.objects.exclude(signing_secrets__is_active=True)
-
-
 def _rejected_deliveries_page(account_id: int, subject: str) -> tuple[str, str]:
     listing = reverse("admin:integrations_rejecteddelivery_changelist")
     return "See the refused deliveries", f"{listing}?account__id__exact={account_id}"

@@ -172,10 +172,6 @@ def pairs_filtered(f: PairFilter) -> QuerySet[PgapPair]:
     return qs.order_by()
 
 
-def pgap_overall(f: PairFilter) -> Stats:
-    return Stats.from_row(pairs_filtered(f).aggregate(**SUMS))
-
-
 def pgap_by_agent_and_mapping(f: PairFilter) -> list[Stats]:
     """One row per agent, mapping and queue (a pair without a mapping keeps its queue id),
     keyed by agent_email, agent_name, mapping_id, mapping_name and queue_id."""
@@ -213,14 +209,6 @@ def mappings_of(groups: Sequence[Stats]) -> list[Stats]:
 
 def _keyed(stats: Stats, names: Sequence[str]) -> Stats:
     return replace(stats, key={name: stats.key[name] for name in names})
-
-
-def pgap_by_agent(f: PairFilter) -> list[Stats]:
-    return agents_of(pgap_by_agent_and_mapping(f))
-
-
-def pgap_by_mapping(f: PairFilter) -> list[Stats]:
-    return mappings_of(pgap_by_agent_and_mapping(f))
 
 
 def day_start(day: date) -> datetime:
@@ -286,11 +274,6 @@ def pgap_matrices(f: PairFilter, *, bucket: str = "week") -> list[tuple[datetime
     for period, agent, customer, count in parts[0].union(*parts[1:], all=True):
         matrices[period][agent][customer] = count
     return list(matrices.items())
-
-
-def pgap_trend(f: PairFilter, *, bucket: str = "week") -> list[Stats]:
-    """The numbers of each period of pgap_matrices (pairs=0 when it has none)."""
-    return [Stats.from_matrix(m, period=period) for period, m in pgap_matrices(f, bucket=bucket)]
 
 
 def pgap_analytics(f: PairFilter, *, bucket: str = "week") -> Analytics:

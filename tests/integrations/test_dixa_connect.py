@@ -4,6 +4,7 @@ again, refusals, Dixa busy, a create whose answer was lost, sync, drift and repa
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from integrations.clients import dixa
@@ -184,19 +185,21 @@ def test_mapping_changes_patch_the_queue_filter_once_debounced(fake_dixa, mapped
     assert condition["values"] == [QUEUE_ID]
 
 
-def test_a_busy_dixa_leaves_the_sync_due_later(fake_dixa, mapped, monkeypatch):
+def test_a_busy_dixa_leaves_the_sync_due_later(fake_dixa, mapped, monkeypatch, settings):
     # given
     dixa_connect(account=mapped, api_token="dixa-test-token")
     monkeypatch.setattr(dixa, "WEBHOOK_BACKOFF", 0.01)
     IvrMappingFactory(account=mapped, queue_id=OTHER_QUEUE)
     dixa_sync.subscription_sync_request(account_id=mapped.pk)
     fake_dixa.push(*[Behaviour(status=503)] * 3)
-    # when
-    with pytest.raises(ApiUnavailable):
+    DixaConnection.objects.filter(account=mapped).update(sync_due_at=timezone.now())
+    # when (the clock stopped while Dixa is asked)
+    frozen = timezone.now()
+    with time_machine.travel(frozen, tick=False), pytest.raises(ApiUnavailable):
         dixa_sync.subscription_sync(account_id=mapped.pk)
-    # then
+    # then it is due again DIXA_SYNC_RETRY_SECONDS from then
     due = DixaConnection.objects.get(account=mapped).sync_due_at
-    assert due is not None and due > timezone.now() + timedelta(seconds=30)
+    assert due == frozen + timedelta(seconds=settings.DIXA_SYNC_RETRY_SECONDS)
 
 
 def test_a_deleted_subscription_is_detected_and_repaired(fake_dixa, mapped):

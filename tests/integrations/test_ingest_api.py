@@ -88,6 +88,8 @@ def test_the_acknowledgement_is_json_with_its_length_and_security_headers(client
     assert response["Content-Length"] == str(len(response.content))
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
+    # Django's whole middleware stack answers it, as every view (the old fast path lacked this)
+    assert response["X-Frame-Options"] == "DENY"
 
 
 def test_the_stored_row_holds_the_parsed_essentials_and_the_model_defaults(client, issued_key):

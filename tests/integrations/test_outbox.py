@@ -1,17 +1,17 @@
 """The outbox mechanics, on inbound events (ivr's surveys use the same `Outbox`)."""
 
-from contextlib import contextmanager
 from datetime import timedelta
 from unittest import mock
 
 import pytest
 import time_machine
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from integrations.models import HandlerRun, InboundEvent
 from integrations.services.processing import INBOUND
 from tests.integrations.factories import InboundEventFactory
+from tests.support.locks import locked_elsewhere
 
 pytestmark = pytest.mark.django_db
 Status, Outcome = InboundEvent.Status, InboundEvent.Outcome
@@ -155,34 +155,13 @@ def test_reclaim_with_no_row_held_too_long_changes_nothing_and_says_nothing(capl
     assert not [r for r in caplog.records if r.name == "integrations.outbox"]
 
 
-@contextmanager
-def locked_by_another_worker(pk):
-    """The row stays locked (FOR UPDATE, on another connection) until the block ends; within
-    it, this connection waits at most a second for any lock."""
-    other = connections.create_connection(DEFAULT_DB_ALIAS)
-    try:
-        other.set_autocommit(False)
-        with other.cursor() as cursor:
-            cursor.execute(
-                f"SELECT 1 FROM {InboundEvent._meta.db_table} WHERE id = %s FOR UPDATE",  # noqa: S608
-                [pk],
-            )
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '1s'")
-            yield
-    finally:
-        other.rollback()
-        other.close()
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_claim_many_leaves_a_row_another_worker_has_locked_to_it_without_waiting():
     # given two ready events, one locked by another worker's claim still in progress
     locked, free = InboundEventFactory(), InboundEventFactory()
     # when this worker claims both
-    with locked_by_another_worker(locked.pk):
+    with locked_elsewhere(InboundEvent, locked.pk):
         taken = INBOUND.claim_many([locked.pk, free.pk])
     # then it takes the free one at once and leaves the locked one to the other worker
     assert taken == [free.pk]
@@ -195,7 +174,7 @@ def test_hand_off_leaves_a_row_another_dispatcher_has_locked_to_it_without_waiti
     # given two due events, one being handed off by another dispatcher
     locked, free = InboundEventFactory(), InboundEventFactory()
     # when this dispatcher hands off
-    with locked_by_another_worker(locked.pk):
+    with locked_elsewhere(InboundEvent, locked.pk):
         assert INBOUND.hand_off() == 1
     # then it sent only the free one
     apply_async.assert_called_once_with(args=([free.pk],), retry=False)

@@ -1,8 +1,10 @@
 """Processing on the event bus: every subscriber runs, each outcome is recorded."""
 
+import re
 from unittest import mock
 
 import pytest
+from django.urls import reverse
 
 from integrations import events
 from integrations.events import HandlerResult
@@ -81,6 +83,28 @@ def test_one_failing_handler_neither_stops_nor_hides_the_others(bus):
     event.refresh_from_db()
     assert (event.status, event.outcome) == (Status.FAILED, Outcome.ERROR)
     assert event.outcome_reason == "broken: RuntimeError: boom; survey: sent"
+
+
+def test_the_events_admin_page_shows_each_handlers_outcome_and_reason(bus, admin_client):
+    # given an event two subscribers processed, one of them failing
+    def broken(event):
+        raise RuntimeError("boom")
+
+    bus.subscribe("ConversationRated", "broken", broken)
+    bus.subscribe("ConversationRated", "survey", lambda event: HandlerResult.handled("sent"))
+    event = rated()
+    inbound_event_process(event_pk=event.pk)
+    # when an admin opens the event
+    page = admin_client.get(reverse("admin:integrations_inboundevent_change", args=[event.pk]))
+    # then a row per handler names it, its outcome and its reason
+    rows = [
+        " ".join(re.sub(r"<[^>]+>", " ", row).split())
+        for row in re.findall(
+            r'<tr class="form-row[^"]*"[^>]*>(.*?)</tr>', page.content.decode(), re.S
+        )
+    ]
+    assert any("broken Error RuntimeError: boom 1 " in row for row in rows), rows
+    assert any("survey Handled sent 1 " in row for row in rows), rows
 
 
 def test_a_failing_handler_rolls_back_only_its_own_writes(bus, account):

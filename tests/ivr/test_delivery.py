@@ -21,6 +21,7 @@ from tests.ivr.factories import (
     NpsTodayDeliveryFactory,
     SurveyTriggerFactory,
 )
+from tests.support.locks import locked_elsewhere
 
 pytestmark = pytest.mark.django_db
 NPS = "https://nps.test"
@@ -310,6 +311,22 @@ def test_a_success_resets_the_streak_and_old_failures_do_not_count(settings, clo
     state = policy(trigger)
     assert (state.failure_streak, state.failure_streak_started_at) == (1, timezone.now())
     assert state.disabled_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+@respx.mock
+def test_a_failed_try_is_recorded_while_the_account_row_is_locked():
+    # given a survey, and its account's row being updated elsewhere (an admin saving it)
+    trigger = SurveyTriggerFactory()
+    respondent_route(trigger).mock(return_value=httpx.Response(500, text="oops"))
+    # when a try fails meanwhile (waiting a second at most for any lock)
+    with locked_elsewhere(Account, trigger.account_id, mode="NO KEY UPDATE"):
+        outcome = trigger_deliver(trigger_id=trigger.pk)
+    # then the try, the retry and the key's failure streak are recorded without the account
+    assert outcome == Status.PENDING
+    assert policy(trigger).failure_streak == 1
+    assert trigger.attempts.get().outcome == "retry"
 
 
 @pytest.mark.django_db(transaction=True)
