@@ -72,6 +72,7 @@ def test_platform_runs_on_sqlite_and_stops_cleanly_on_ctrl_c(tmp_path):
             return row is not None and row[0] == "processed"
 
         wait_until(processed, 60, "the worker to process the event", interval=0.5)
+        assert "No hostname was supplied" not in platform.log()  # kombu's, on a bare URL
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz").json()
         assert ready["checks"]["broker"]["status"] == "up"
         # no debug page, whatever goes wrong
