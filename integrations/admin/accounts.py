@@ -180,7 +180,7 @@ class ApiKeyAdmin(ObjectActions, AccountScopedAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Revoke selected API keys")
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
     @confirm_first(
         "Revoke",
         eligible=lambda keys: keys.filter(revoked_at=None),

@@ -312,18 +312,19 @@ def _wake_on_commit(prediction: AgentPrediction) -> None:
 # --- operations ------------------------------------------------------------------------
 
 
-@transaction.atomic
 def predictions_readable_again(queryset):
     """The predictions of `queryset` whose score could not be had (failed, missing, invalid):
     those predictions_read_again reads again."""
     return queryset.filter(status__in=[Status.FAILED, Status.MISSING, Status.INVALID])
 
 
+@transaction.atomic
 def predictions_read_again(*, queryset, by: str) -> int:
     """Scores that could not be had are read from Dixa again, with fresh tries. Returns how
-    many."""
+    many. The rows are locked first: one captured meanwhile keeps its score."""
     now = timezone.now()
-    pks = list(predictions_readable_again(queryset).values_list("pk", flat=True))
+    rows = AgentPrediction.objects.filter(pk__in=queryset.values("pk"))
+    pks = list(predictions_readable_again(rows).select_for_update().values_list("pk", flat=True))
     AgentPrediction.objects.filter(pk__in=pks).update(
         status=Status.PENDING,
         source=Source.API,

@@ -97,3 +97,19 @@ def test_an_active_keys_page_offers_revoke_and_a_revoked_ones_does_not(admin_cli
     assert "Revoke" in buttons(page.content.decode())
     page = admin_client.get(reverse("admin:integrations_apikey_change", args=[gone.pk]))
     assert buttons(page.content.decode()) == {}
+
+
+def test_who_may_only_view_api_keys_cannot_revoke_them(client, admin_user, staff_user_factory):
+    # given an operator of the key's account: they see keys, they do not manage them
+    _, _, live, *_ = _api_keys(admin_user)
+    client.force_login(staff_user_factory("operator", live.account, perms=("view_apikey",)))
+    # when they open the key and post the action, confirmed
+    page = client.get(reverse("admin:integrations_apikey_change", args=[live.pk]))
+    client.post(
+        reverse("admin:integrations_apikey_changelist"),
+        {"action": "revoke", "confirmed": "yes", "_selected_action": [live.pk]},
+    )
+    # then no button was offered, and the key still works
+    assert page.status_code == 200 and buttons(page.content.decode()) == {}
+    live.refresh_from_db()
+    assert live.revoked_at is None

@@ -2,11 +2,13 @@
 call), and at close from Dixa's API through the P-GAP outbox, with its retries."""
 
 import json
+import threading
 from datetime import timedelta
 from unittest import mock
 
 import pytest
 import time_machine
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from ivr.models import SurveyTrigger
@@ -17,7 +19,8 @@ from pgap.tasks import write_back_customer_score
 from tests.fakes.dixa import ABSENT, AGENT_ID, CUSTOMER_SCORE_ATTRIBUTE_ID, option_id
 from tests.ivr.factories import QUEUE_ID, IvrMappingFactory
 from tests.pgap.dixa_events import CSID, attribute_update, close, pgap_mapping, pgap_reason, process
-from tests.pgap.factories import PgapPairFactory, PgapSetupFactory
+from tests.pgap.factories import AgentPredictionFactory, PgapPairFactory, PgapSetupFactory
+from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.django_db
 NOW = "2026-11-22 12:00:00Z"
@@ -329,6 +332,52 @@ def test_read_again_gives_failed_reads_fresh_tries(captures, fake_dixa):
     mapping.account.pgap_setup.save()
     assert predictions_read_again(queryset=AgentPrediction.objects.all(), by="ann") == 1
     assert prediction_capture(prediction_id=row.pk) == "captured"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_read_again_leaves_the_score_a_capture_under_way_records(captures):
+    # given a failed read whose row a capture holds (locked) right now
+    row = AgentPredictionFactory(status=Status.FAILED, score=None)
+    capture = connections.create_connection(DEFAULT_DB_ALIAS)
+    capture.set_autocommit(False)
+    with capture.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pgap_agentprediction WHERE id = %s FOR UPDATE", [row.pk])
+    counted = []
+
+    def read_again():
+        try:
+            again = AgentPrediction.objects.filter(pk=row.pk)
+            counted.append(predictions_read_again(queryset=again, by="ann"))
+        finally:
+            connections.close_all()
+
+    # when it is read again meanwhile, and the capture then records its score
+    reader = threading.Thread(target=read_again)
+    reader.start()
+    wait_until(waiting_for_a_lock, 10, "read again to wait for the capture")
+    with capture.cursor() as cursor:
+        cursor.execute(
+            "UPDATE pgap_agentprediction SET status = 'captured', score = 8 WHERE id = %s",
+            [row.pk],
+        )
+    capture.commit()
+    capture.close()
+    reader.join(timeout=10)
+    # then reading again changed nothing: the score stands
+    assert counted == [0]
+    row.refresh_from_db()
+    assert (row.status, row.score) == (Status.CAPTURED, 8)
+
+
+def waiting_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE %s",
+            ["%pgap_agentprediction%"],
+        )
+        return cursor.fetchone()[0] > 0
 
 
 def test_a_capture_wakes_the_survey_waiting_for_it(
