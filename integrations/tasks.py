@@ -1,4 +1,5 @@
 from celery import shared_task
+from django.utils.dateparse import parse_datetime
 
 from integrations.clients.http import ApiUnavailable
 
@@ -46,12 +47,17 @@ DIXA_RETRY = {
 
 
 @shared_task(bind=True, **DIXA_RETRY)
-def dixa_action(self, account_id: int, action: str) -> str:
-    """An admin's Connect/Repair, Rotate key, Replace subscription or Disconnect."""
+def dixa_action(self, account_id: int, action: str, requested_at: str | None = None) -> str:
+    """An admin's Connect/Repair, Rotate key, Replace subscription, Disconnect or Check now,
+    requested at `requested_at` (ISO 8601, the web's clock)."""
     from integrations.services.dixa_actions import dixa_action_run
 
-    retried = self.request.retries < self.max_retries  # ApiUnavailable: tried again
-    return dixa_action_run(account_id=account_id, action=action, retried=retried).message
+    return dixa_action_run(
+        account_id=account_id,
+        action=action,
+        requested_at=parse_datetime(requested_at) if requested_at else None,
+        retried=self.request.retries < self.max_retries,  # ApiUnavailable: tried again
+    ).message
 
 
 @shared_task(**DIXA_RETRY)

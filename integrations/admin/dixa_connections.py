@@ -46,6 +46,9 @@ ASK_FIRST = ("disable", "delete")  # Dixa stops delivering: a page says what hap
 # for this long (after that Dixa is slow and the task retrying, or no worker takes the queue).
 RELOAD_SECONDS = 3
 RELOADS_FOR = timedelta(minutes=2)
+# Past the task's retries (8, backing off to 5 minutes: about 15 minutes), a request with
+# no answer was lost (no worker took it, or the broker lost the message).
+ANSWERED_WITHIN = timedelta(minutes=20)
 CONFIRM_TEMPLATE = "admin/integrations/dixaconnection/disconnect_confirm.html"
 # What follows the bulk actions' counts on their confirmation page.
 BULK_CONSEQUENCES = {
@@ -292,7 +295,8 @@ class DixaConnectionAdmin(AccountScopedAdmin):
         # Before there is a subscription in Dixa, Connect is the only thing to do.
         names = BUTTONS if obj is not None and obj.subscription_id else ("connect",)
         context["dixa_buttons"] = [(name, LABELS[name], name in ASK_FIRST) for name in names]
-        if obj is not None and obj.action_requested:
+        # Only on a page loaded with GET: reloading a POST's answer would post it again.
+        if obj is not None and obj.action_requested and request.method == "GET":
             context["dixa_pending"] = self._pending(obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -301,18 +305,24 @@ class DixaConnectionAdmin(AccountScopedAdmin):
         whether the page should reload itself to show the outcome."""
         label = LABELS.get(obj.action_requested, obj.action_requested)
         waited = timezone.now() - obj.action_requested_at
-        requested = f"{label} requested at {obj.action_requested_at:%H:%M:%S} UTC"
+        requested = f"{label} requested at {obj.action_requested_at:%Y-%m-%d %H:%M:%S} UTC"
         if waited < RELOADS_FOR:
             return {
                 "text": f"{requested}: waiting for the worker and Dixa. This page reloads "
                 "itself until it is done.",
                 "reload_seconds": RELOAD_SECONDS,
             }
+        if waited < ANSWERED_WITHIN:
+            return {
+                "text": f"{requested} and not done after {int(waited.total_seconds() // 60)} "
+                "minutes: Dixa may be busy (the action is tried again for up to about 15 "
+                "minutes), or no worker takes the dixa queue (docs/operations.md). Reload to "
+                "check.",
+                "reload_seconds": 0,
+            }
         return {
-            "text": f"{requested} and not done after {int(waited.total_seconds() // 60)} "
-            "minutes: Dixa may be busy (the action is tried again for up to about 15 "
-            "minutes), or no worker takes the dixa queue (docs/operations.md). Reload to "
-            "check.",
+            "text": f"{requested} and never answered: the request was lost (no worker took "
+            "it, or the broker lost it). Press the button again.",
             "reload_seconds": 0,
         }
 

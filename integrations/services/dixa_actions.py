@@ -34,50 +34,59 @@ LABELS = {
 }
 
 
-def dixa_action_run(*, account_id: int, action: str, retried: bool = False) -> Outcome:
+def dixa_action_run(
+    *, account_id: int, action: str, requested_at=None, retried: bool = False
+) -> Outcome:
     """Run `action` on the account's connection. Once it has an outcome, or raised for good,
-    the admin's requests made before it started are done (one made meanwhile still waits for
-    its own run); `retried`: Dixa busy or silent (ApiUnavailable) is tried again later (the
-    task's retries), so the requests still wait."""
+    the admin's request it answers (`requested_at`, the web's own stamp, carried in the
+    task's arguments) and any older one are done: a newer one waits for its own run.
+    `retried`: Dixa busy or silent (ApiUnavailable) is tried again later (the task's
+    retries), so the request still waits."""
     if action not in ACTIONS:
         raise ValueError(f"unknown Dixa action {action!r}")
     account = Account.objects.get(pk=account_id)
-    started = timezone.now()
     try:
         with credentials_audited(account, f"Dixa: {LABELS[action]}"):
             outcome = ACTIONS[action](account)
     except Exception as exc:
         if not (retried and isinstance(exc, ApiUnavailable)):
-            _requests_done(account_id, before=started)
+            _answered(account_id, requested_at, detail=f"{LABELS[action]} did not finish: {exc}")
         raise
-    _requests_done(account_id, before=started)
+    _answered(account_id, requested_at)
     logger.info("Dixa %s for account %s: %s", action, account, outcome.message)
     return outcome
 
 
 def dixa_action_request(*, account: Account, action: str) -> bool:
     """Queue `action` for the account and mark it requested on its connection (the admin's
-    page waits for it); False, and nothing marked, when the broker refused it."""
+    page waits for it); False, and the mark as it was, when the broker refused it."""
     from integrations.tasks import dixa_action
 
     if action not in ACTIONS:
         raise ValueError(f"unknown Dixa action {action!r}")
+    connection = DixaConnection.objects.filter(account=account)
+    before = connection.values("action_requested", "action_requested_at").first()
     # Marked before it is queued: a worker quicker than this request still finds the mark.
     requested_at = timezone.now()
-    connection = DixaConnection.objects.filter(account=account)
     connection.update(action_requested=action, action_requested_at=requested_at)
-    if enqueue(dixa_action, account.pk, action):
+    if enqueue(dixa_action, account.pk, action, requested_at.isoformat()):
         return True
-    connection.filter(action_requested_at=requested_at).update(
-        action_requested="", action_requested_at=None
-    )
+    if before is not None:
+        connection.filter(action_requested_at=requested_at).update(**before)
     return False
 
 
-def _requests_done(account_id: int, *, before) -> None:
-    DixaConnection.objects.filter(account_id=account_id, action_requested_at__lte=before).update(
-        action_requested="", action_requested_at=None
-    )
+def _answered(account_id: int, requested_at, *, detail: str = "") -> None:
+    """The request stamped `requested_at` (and any older) has its answer: on the page, the
+    connection's state and detail, or `detail` when the action raised. None (the command,
+    not a request): the detail only."""
+    connection = DixaConnection.objects.filter(account_id=account_id)
+    if detail:
+        connection.update(detail=detail[:1000])
+    if requested_at is not None:
+        connection.filter(action_requested_at__lte=requested_at).update(
+            action_requested="", action_requested_at=None
+        )
 
 
 def dixa_maintain_run() -> None:

@@ -8,6 +8,7 @@ import json
 import os
 import threading
 from collections import deque
+from datetime import datetime
 from unittest import mock
 
 import pytest
@@ -22,8 +23,8 @@ from integrations.audit.models import AuditEntry
 from integrations.models import DixaConnection, DixaDeliveryLog, SigningSecret
 from integrations.services import dixa_monitor
 from integrations.services.api_keys import api_key_create
-from integrations.services.dixa_actions import dixa_action_run
 from integrations.services.dixa_connect import dixa_connect
+from integrations.tasks import dixa_action
 from tests.integrations.factories import AccountFactory, InboundEventFactory
 from tests.ivr.factories import QUEUE_ID, IvrMappingFactory
 
@@ -40,17 +41,27 @@ def staff(django_user_model, username, *accounts, perms=PERMS):
     return user
 
 
-def in_own_connection(run, account_id, action):
-    """`run` for another thread (the browser's event loop holds this one), closing the
-    database connection it opens."""
+def in_own_connection(run, *args):
+    """`run(*args)` for another thread (the browser's event loop holds this one), closing
+    the database connection it opens."""
 
     def target():
         try:
-            run(account_id=account_id, action=action)
+            run(*args)
         finally:
             connections.close_all()
 
     return target
+
+
+def assert_queued(publish, account_id, action):
+    """`publish` (the task's apply_async) was called once, for `action` on the account,
+    with the request's stamp."""
+    publish.assert_called_once()
+    account, queued, stamp = publish.call_args.kwargs["args"]
+    assert (account, queued) == (account_id, action)
+    assert datetime.fromisoformat(stamp) <= timezone.now()
+    assert publish.call_args.kwargs["retry"] is False
 
 
 def action_url(connection, action):
@@ -79,7 +90,7 @@ def test_a_button_queues_its_action(client, django_user_model, connection):
     with mock.patch("integrations.tasks.dixa_action.apply_async") as publish:
         response = client.post(action_url(connection, "connect"), follow=True)
     # then
-    publish.assert_called_once_with(args=(connection.account.pk, "connect"), retry=False)
+    assert_queued(publish, connection.account.pk, "connect")
     assert "Connect / repair for" in response.content.decode()
     # and the history records who asked
     history = client.get(
@@ -156,7 +167,7 @@ def test_a_confirmed_disconnect_is_queued_and_audited(client, django_user_model,
     with mock.patch("integrations.tasks.dixa_action.apply_async") as publish:
         response = client.post(action_url(connected, "delete"), {"confirmed": "yes"}, follow=True)
     # then the action is queued and the page says so
-    publish.assert_called_once_with(args=(connected.account.pk, "delete"), retry=False)
+    assert_queued(publish, connected.account.pk, "delete")
     assert "Disconnect (delete in Dixa) for" in response.content.decode()
     assert response.redirect_chain[-1][0] == reverse(
         "admin:integrations_dixaconnection_change", args=[connected.pk]
@@ -193,7 +204,7 @@ def test_the_other_buttons_still_act_on_one_post(admin_client, connected):
     with mock.patch("integrations.tasks.dixa_action.apply_async") as publish:
         assert admin_client.get(action_url(connected, "key_rotate")).status_code == 405
         admin_client.post(action_url(connected, "key_rotate"))
-    publish.assert_called_once_with(args=(connected.account.pk, "key_rotate"), retry=False)
+    assert_queued(publish, connected.account.pk, "key_rotate")
 
 
 def test_the_bulk_disconnect_asks_first_then_queues_the_connected_only(
@@ -214,7 +225,7 @@ def test_the_bulk_disconnect_asks_first_then_queues_the_connected_only(
         # when it is confirmed
         admin_client.post(url, {**selected, "confirmed": "yes"})
     # then only the connected one is queued
-    publish.assert_called_once_with(args=(connected.account.pk, "delete"), retry=False)
+    assert_queued(publish, connected.account.pk, "delete")
 
 
 def test_a_broker_that_refuses_says_so(client, django_user_model, connection):
@@ -371,7 +382,7 @@ def test_the_connection_page_reads_well_at_1280(
         if os.environ.get("DIXA_SCREENSHOT"):
             page.screenshot(path=os.environ["DIXA_SCREENSHOT"], full_page=True)
         # when she presses Check now
-        with mock.patch("integrations.tasks.dixa_action.apply_async"):
+        with mock.patch("integrations.tasks.dixa_action.apply_async") as publish:
             page.click("#dixa-watch")
             page.wait_for_selector(".messagelist")
         # then the page says it is queued, and waits for the worker
@@ -380,7 +391,8 @@ def test_the_connection_page_reads_well_at_1280(
         if os.environ.get("DIXA_SCREENSHOT"):
             page.screenshot(path=os.environ["DIXA_SCREENSHOT"].replace(".png", "-waiting.png"))
         # when the worker has run it, the page reloads itself and waits no more
-        worker = threading.Thread(target=in_own_connection(dixa_action_run, account.pk, "watch"))
+        task = publish.call_args.kwargs["args"]
+        worker = threading.Thread(target=in_own_connection(dixa_action.apply, task))
         worker.start()
         worker.join()
         page.wait_for_selector("#dixa-pending", state="detached", timeout=10_000)
@@ -403,7 +415,7 @@ def test_the_connection_page_reads_well_at_1280(
             page.click("#dixa-delete")
             page.click("input[value='Yes, disconnect (delete in Dixa)']")
             page.wait_for_selector(".messagelist")
-        publish.assert_called_once_with(args=(account.pk, "delete"), retry=False)
+        assert_queued(publish, account.pk, "delete")
         assert "Disconnect (delete in Dixa) for Acme Support: queued" in page.inner_text(
             ".messagelist"
         )
