@@ -1,5 +1,6 @@
 """Lists whose columns once scrolled sideways inside their box at 1280 px, each with a row
-as long as real ones get, in real Chromium: every column in view."""
+as long as real ones get, in real Chromium: every column in view. And a record with several
+buttons: they never cover its title."""
 
 import pytest
 from django.conf import settings
@@ -92,3 +93,24 @@ def test_every_column_of_the_list_is_in_view_at_1280_px(live_server, long_rows, 
             " document.querySelector('.results').clientWidth]"
         )
         assert table <= box, f"{listed}: the table is {table} px in a {box} px box"
+
+
+def test_a_records_buttons_never_cover_its_title(live_server, long_rows):
+    # given an event with three buttons (reprocess, and through each of two handlers)
+    from tests.integrations.factories import InboundEventFactory
+
+    event = InboundEventFactory(status="processed", outcome="skipped")
+    with chromium_page(live_server) as page:
+        log_in(page, live_server, "root")
+        page.goto(
+            f"{live_server.url}/{settings.ADMIN_URL}integrations/inboundevent/{event.pk}/change/"
+        )
+        screenshot(page, "event-buttons", full_page=False)
+        tools = page.locator("#content .object-tools").bounding_box()
+        for title in ("#content h1", "#content h2"):
+            box = page.locator(title).first.bounding_box()
+            apart = (
+                tools["y"] >= box["y"] + box["height"] or box["y"] >= tools["y"] + tools["height"]
+            )
+            assert apart, f"the buttons {tools} cover {title} {box}"
+        assert page.locator("#content .object-tools button").count() >= 3
