@@ -38,6 +38,7 @@ def test_platform_runs_on_sqlite_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert "embedded filesystem broker" in log
         assert "superuser: created 'admin'" in log
         assert "only this machine can reach it" in log
+        assert f"Dixa webhook: http://localhost:{port}/api/dixa/relay (PUBLIC_URL is not set" in log
 
         # when an account is configured and Dixa delivers an event
         config = tmp_path / "relay.yaml"

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
@@ -171,12 +172,18 @@ class ApiKeyAdmin(ObjectActions, AccountScopedAdmin):
         obj.pk = issued.api_key.pk
         obj.prefix = issued.api_key.prefix
         obj.created_at = issued.api_key.created_at
+        reachable = (
+            ""
+            if settings.PUBLIC_URL
+            else " That URL is the address this page came from; Dixa must reach it from the "
+            "internet: set PUBLIC_URL to the platform's public https address."
+        )
         self.message_user(
             request,
             "Copy this key now; it is stored hashed and will not be shown again: "
             f"{issued.plaintext} . In Dixa's webhook form: URL "
             f"{relay_url(request)} , authentication Token with this "
-            "key (or Basic with it as the password).",
+            f"key (or Basic with it as the password).{reachable}",
             messages.WARNING,
         )
 

@@ -12,6 +12,7 @@ at once."""
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
@@ -33,6 +34,7 @@ from integrations.selectors.dixa import (
     dixa_subscription_problems,
 )
 from integrations.services.dixa_actions import LABELS, dixa_action_request
+from integrations.services.dixa_connect import PUBLIC_URL_MISSING
 
 State = DixaConnection.State
 COLOURS = {
@@ -295,6 +297,8 @@ class DixaConnectionAdmin(AccountScopedAdmin):
         # Before there is a subscription in Dixa, Connect is the only thing to do.
         names = BUTTONS if obj is not None and obj.subscription_id else ("connect",)
         context["dixa_buttons"] = [(name, LABELS[name], name in ASK_FIRST) for name in names]
+        if not settings.PUBLIC_URL:  # said before Connect is pressed, not after
+            context["dixa_public_url_missing"] = PUBLIC_URL_MISSING
         # Only on a page loaded with GET: reloading a POST's answer would post it again.
         if obj is not None and obj.action_requested and request.method == "GET":
             context["dixa_pending"] = self._pending(obj)

@@ -42,6 +42,12 @@ class Outcome:
     message: str
 
 
+PUBLIC_URL_MISSING = (
+    "PUBLIC_URL is not set: Dixa needs the platform's public https address to deliver to "
+    "(e.g. PUBLIC_URL=https://relay.example.com)."
+)
+
+
 @sensitive_variables("api_token")
 def dixa_connect(*, account: Account, api_token: str | None = None) -> Outcome:
     """Connect (or repair): make Dixa's subscription match what the account needs."""
@@ -49,13 +55,15 @@ def dixa_connect(*, account: Account, api_token: str | None = None) -> Outcome:
     if api_token:
         connection.api_token = api_token
         connection.save(update_fields=["api_token"])
+    # What is missing here is ours to fix, not Dixa's: Dixa is not asked, and the state
+    # (not connected, or a subscription that still delivers) stays as it is.
     if not connection.api_token:
-        message = "No Dixa API token: enter one on the Dixa connection, then connect."
-        record(connection, State.FAILED, message)
+        message = "Not asked: no Dixa API token. Enter one on the Dixa connection, then connect."
+        record(connection, connection.state, message)
         return Outcome(False, message)
     if not settings.PUBLIC_URL:
-        message = "PUBLIC_URL is not set: Dixa needs the platform's public https address."
-        record(connection, State.FAILED, message)
+        message = f"Not asked: {PUBLIC_URL_MISSING} Set it where the platform runs, then connect."
+        record(connection, connection.state, message)
         return Outcome(False, message)
     desired = desired_subscription(account)
     try:

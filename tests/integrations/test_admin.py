@@ -86,6 +86,25 @@ def test_new_key_is_shown_once_in_the_admin_and_stored_hashed(admin_client, acco
     assert plaintext not in detail.content.decode()
 
 
+@pytest.mark.parametrize(
+    "public_url, url, warned",
+    [
+        ("", "http://testserver/api/dixa/relay", True),
+        ("https://relay.example.com", "https://relay.example.com/api/dixa/relay", False),
+    ],
+)
+def test_the_new_keys_url_warns_when_dixa_may_not_reach_it(
+    admin_client, account, settings, public_url, url, warned
+):
+    settings.PUBLIC_URL = public_url
+    response = admin_client.post(
+        reverse("admin:integrations_apikey_add"), {"account": account.pk, "name": "k"}, follow=True
+    )
+    message = next(str(m) for m in response.context["messages"])
+    assert f"URL {url} ," in message
+    assert ("set PUBLIC_URL to the platform's public https address" in message) is warned
+
+
 def test_revoke_action(admin_client, account):
     key = api_key_create(account=account, name="old").api_key
     admin_client.post(

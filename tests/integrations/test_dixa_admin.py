@@ -438,3 +438,13 @@ def test_the_state_says_when_a_connected_subscription_is_disabled(admin_client, 
 def test_before_dixa_was_asked_enabled_is_unknown_not_no(admin_client, connection):
     text = admin_client.get(reverse("admin:integrations_dixaconnection_changelist")).content
     assert b'alt="None"' in text and b'alt="False"' not in text
+
+
+@pytest.mark.parametrize("public_url", ["", "https://relay.example.com"])
+def test_the_page_says_before_connect_when_public_url_is_missing(
+    admin_client, connection, settings, public_url
+):
+    settings.PUBLIC_URL = public_url
+    url = reverse("admin:integrations_dixaconnection_change", args=[connection.pk])
+    page = admin_client.get(url).content.decode()
+    assert ('id="dixa-public-url"' in page) is (not public_url)

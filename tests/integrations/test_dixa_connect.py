@@ -10,6 +10,7 @@ from django.utils import timezone
 from integrations.clients import dixa
 from integrations.clients.http import ApiUnavailable
 from integrations.models import ApiKey, DixaConnection, SigningSecret
+from integrations.selectors.dixa import dixa_subscription_problems
 from integrations.services import dixa_sync
 from integrations.services.api_keys import api_key_authenticate
 from integrations.services.dixa_connect import dixa_connect
@@ -253,14 +254,18 @@ def test_a_subscription_dixa_disabled_is_shown(fake_dixa, mapped):
     assert state == State.DISABLED
 
 
-def test_without_a_public_url_connect_says_so(fake_dixa, mapped, settings):
+def test_without_a_public_url_connect_says_so_and_blames_nobody_else(fake_dixa, mapped, settings):
     # given
     settings.PUBLIC_URL = ""
     # when
     outcome = dixa_connect(account=mapped, api_token="dixa-test-token")
-    # then
+    # then Dixa was not asked, the connection is still simply not connected, and no alert
     assert not outcome.ok and "PUBLIC_URL is not set" in outcome.message
     assert fake_dixa.webhooks_state()["subscriptions"] == []
+    connection = DixaConnection.objects.get(account=mapped)
+    assert connection.state == State.NOT_CONNECTED
+    assert connection.detail.startswith("Not asked: PUBLIC_URL is not set")
+    assert dixa_subscription_problems(mapped) == []
 
 
 @pytest.mark.parametrize(

@@ -92,12 +92,18 @@ class Command(BaseCommand):
             if host == "127.0.0.1"
             else f"listening on {host}"
         )
+        webhook = (
+            f"{settings.PUBLIC_URL.rstrip('/')}/api/dixa/relay"
+            if settings.PUBLIC_URL
+            else f"http://{display_host}:{port}/api/dixa/relay (PUBLIC_URL is not set: Dixa "
+            "delivers only to a public https address)"
+        )
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nDixa survey relay is running (database: {database}, broker: {broker}; "
                 f"{where})\n"
                 f"  admin:        http://{display_host}:{port}/{settings.ADMIN_URL}\n"
-                f"  Dixa webhook: http://{display_host}:{port}/api/dixa/relay\n"
+                f"  Dixa webhook: {webhook}\n"
                 f"  readiness:    http://{display_host}:{port}/readyz\n"
                 "Log in with the superuser above. Press Ctrl-C to stop every process.\n"
             )
