@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from integrations.models import ManagementToken
@@ -114,3 +115,11 @@ def test_the_command_refuses_a_user_who_is_not_staff(django_user_model):
     with pytest.raises(CommandError):
         call_command("create_management_token", "--user", "nobody")
     assert not ManagementToken.objects.exists()
+
+
+def test_the_admin_links_the_api_docs_which_say_where_a_token_comes_from(admin_client):
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    assert f'<a href="{reverse("api-docs")}">API docs</a>' in index
+    schema = admin_client.get(reverse("api-schema"), {"format": "json"}).json()
+    described = schema["components"]["securitySchemes"]["managementToken"]["description"]
+    assert "Management tokens → Add" in described and "create_management_token" in described

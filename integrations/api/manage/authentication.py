@@ -40,5 +40,7 @@ class ManagementTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "A management token (`manage.py create_management_token`).",
+            "description": "A management token: issue one in the admin (Management tokens "
+            "→ Add; shown once) or with `manage.py create_management_token`. Signing in to "
+            "the admin does not authorise these calls.",
         }
