@@ -10,12 +10,10 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Accounts and Dixa ingest"
 
     def ready(self) -> None:
-        from django.urls import reverse
-
         from integrations.alerts import register
         from integrations.alerts.conditions import register_conditions
         from integrations.erasure import services as erasure  # noqa: F401  (its steps)
-        from integrations.selectors.dixa import dixa_subscription_findings
+        from integrations.selectors.dixa import dixa_connection_page, dixa_subscription_findings
         from integrations.services import processing  # noqa: F401  (registers its outbox)
         from integrations.services.roles import roles_sync_after_migrate
 
@@ -25,10 +23,7 @@ class IntegrationsConfig(AppConfig):
             "dixa_subscription",
             "Dixa subscription disabled or failing",
             dixa_subscription_findings,
-            action=lambda account_id, subject: (
-                "Open the connection",
-                reverse("admin:integrations_dixaconnection_change", args=[subject]),
-            ),
+            action=dixa_connection_page,
         )
 
 

@@ -253,7 +253,7 @@ class SurveyTriggerAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
         "respondent_phone",
         "member",
         "status",
-        "next_attempt_at",
+        "next_try",
         "attempt_count",
         "last_status_code",
         "reason",
@@ -306,9 +306,19 @@ class SurveyTriggerAdmin(columns.WideListMixin, ExactSearchMixin, RecordAdmin):
     def short_reason(self, obj):
         return columns.cut(obj.reason, 50)
 
-    @admin.display(description="campaign member sent to nps.today")
+    @admin.display(description="campaign member for nps.today")
     def member(self, obj):
         return pretty_json(obj.payload)
+
+    @admin.display(description="next try at")
+    def next_try(self, obj):
+        """Only while another try is to come: a delivered, cancelled or dead survey's last
+        schedule would read as a try still planned."""
+        if obj.status == SurveyTrigger.Status.HELD:
+            return "when the account's nps.today key is enabled again"
+        if obj.status not in (SurveyTrigger.Status.PENDING, SurveyTrigger.Status.SENDING):
+            return "— (no further try)"
+        return columns.when(obj.next_attempt_at)
 
     @admin.action(description="Retry selected now", permissions=["operate"])
     @confirm_first("Retry now", eligible=lambda rows: rows.filter(status__in=operations.RETRYABLE))

@@ -5,13 +5,12 @@ Register a condition from an AppConfig.ready():
 
     from integrations.alerts import Finding, register
 
-    def dixa_subscription_problems(*, now):
-        for connection in ...:
-            yield Finding(account_id=connection.account_id, subject=str(connection.pk),
-                          detail="Dixa disabled the webhook subscription")
+    def mapping_problems(*, now):
+        for mapping in ...:
+            yield Finding(account_id=mapping.account_id, subject=mapping.name,
+                          detail="its nps.today campaign is closed")
 
-    register("dixa_subscription", "Dixa subscription disabled or failing",
-             dixa_subscription_problems)
+    register("mapping_problems", "Mapping needs attention", mapping_problems)
 
 Each evaluation calls every condition once; what it yields is what is wrong *now*. A finding
 not yielded any more resolves its incident.

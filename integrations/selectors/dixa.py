@@ -4,6 +4,7 @@ Disconnect would act on."""
 from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 
 from integrations.models import (
     Account,
@@ -83,8 +84,13 @@ def dixa_subscription_findings(*, now):
     for connection in watched.select_related("account"):
         problems = dixa_subscription_problems(connection.account)
         if problems:
-            yield Finding(
-                account_id=connection.account_id,
-                detail=" ".join(problems),
-                subject=str(connection.pk),
-            )
+            # No subject: an account has one connection, and its id means nothing to a reader.
+            yield Finding(account_id=connection.account_id, detail=" ".join(problems))
+
+
+def dixa_connection_page(account_id: int, subject: str) -> tuple[str, str] | None:
+    """Where its alert is dealt with: the account's one Dixa connection."""
+    pk = DixaConnection.objects.filter(account_id=account_id).values_list("pk", flat=True).first()
+    if pk is None:
+        return None
+    return "Open the connection", reverse("admin:integrations_dixaconnection_change", args=[pk])

@@ -1,6 +1,7 @@
 """Records of what happened (inbound events, rejected deliveries, surveys and their tries)
 are read-only in the admin, for everyone; their actions still work for those allowed."""
 
+import re
 from unittest import mock
 
 import pytest
@@ -72,7 +73,7 @@ def test_a_survey_page_shows_its_member_body_once_read_only(admin_client, tenant
     trigger = tenant[SurveyTrigger]
     html = admin_client.get(admin_url(SurveyTrigger, "change", trigger.pk)).content.decode()
     assert 'name="payload"' not in html
-    assert "Campaign member sent to nps.today" in html and "firstName" in html
+    assert "Campaign member for nps.today" in html and "firstName" in html
 
 
 def test_viewers_cannot_run_the_survey_and_event_actions(client, django_user_model, tenant):
@@ -121,3 +122,25 @@ def test_an_api_key_is_revoked_never_deleted_even_by_a_superuser(admin_client, i
     actions = actions_of(admin_client.get(admin_url(ApiKey, "changelist")))
     assert "delete_selected" not in actions and "revoke" in actions
     assert ApiKey.objects.filter(pk=key.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "status, shown",
+    [
+        ("failed", "— (no further try)"),
+        ("delivered", "— (no further try)"),
+        ("held", "when the account&#x27;s nps.today key is enabled again"),
+        ("pending", "2026-11-22 13:00:00"),
+    ],
+)
+def test_a_surveys_next_try_is_shown_only_while_one_is_to_come(admin_client, status, shown):
+    from datetime import UTC, datetime
+
+    from tests.ivr.factories import SurveyTriggerFactory
+
+    trigger = SurveyTriggerFactory(
+        status=status, next_attempt_at=datetime(2026, 11, 22, 13, tzinfo=UTC)
+    )
+    html = admin_client.get(admin_url(SurveyTrigger, "change", trigger.pk)).content.decode()
+    value = re.search(r'Next try at:</label>\s*<div class="readonly">(.*?)</div>', html, re.S)
+    assert shown in value[1]

@@ -6,8 +6,10 @@ from collections import deque
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
+from integrations.alerts.registry import action_of
 from integrations.audit.models import AuditEntry
 from integrations.models import ApiKey, DixaConnection, DixaDeliveryLog, SigningSecret
 from integrations.selectors.dixa import dixa_subscription_findings, dixa_subscription_problems
@@ -189,7 +191,10 @@ def test_delivery_status_is_pulled_and_reconciled(fake_dixa, connected):
     assert any("last ConversationClosed delivery failed (503" in p for p in problems)
     assert any("1 deliveries Dixa reports as accepted are not recorded here" in p for p in problems)
     findings = list(dixa_subscription_findings(now=timezone.now()))
-    assert [f.account_id for f in findings] == [connected.pk]
+    assert [(f.account_id, f.subject) for f in findings] == [(connected.pk, "")]
+    # and the incident leads to the account's connection (no internal id shown as a subject)
+    page = reverse("admin:integrations_dixaconnection_change", args=[connection.pk])
+    assert action_of("dixa_subscription", connected.pk, "") == ("Open the connection", page)
 
 
 def test_a_healthy_subscription_raises_no_alert(fake_dixa, connected):
