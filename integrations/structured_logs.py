@@ -21,6 +21,7 @@ import time
 import uuid
 
 import structlog
+from django.conf import settings
 from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars
 
 access_logger = logging.getLogger("relay.access")
@@ -112,6 +113,15 @@ def gunicorn_logconfig(log_format: str) -> dict:
 # --- requests --------------------------------------------------------------------------------
 
 
+_REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+
+
+def shown_route(route: str) -> str:
+    """A URL pattern as a reader writes it: DRF's routers give regular expressions
+    (`api/v1/^accounts/(?P<slug>[^/]+)$`), shown as `/api/v1/accounts/<slug>`."""
+    return "/" + _REGEX_GROUP.sub(r"<\1>", route).replace("^", "").replace("$", "")
+
+
 class RequestIdMiddleware:
     """Binds the request's id for its lines, answers it, and logs one access line: method,
     the URL *pattern* (a path may carry a secret, e.g. a response hook's), status, time."""
@@ -129,10 +139,14 @@ class RequestIdMiddleware:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request_id
             match = request.resolver_match
-            access_logger.info(
+            static = match is None and request.path.startswith(settings.STATIC_URL)
+            # A static file (WhiteNoise, before URL resolution) is logged at DEBUG: a page
+            # brings a dozen, and they bury the lines that matter.
+            access_logger.log(
+                logging.DEBUG if static else logging.INFO,
                 "%s %s %s %.1fms",
                 request.method,
-                f"/{match.route}" if match else "(unresolved)",
+                shown_route(match.route) if match else (request.path if static else "(unresolved)"),
                 response.status_code,
                 (time.perf_counter() - began) * 1000,
             )

@@ -107,3 +107,17 @@ def test_a_task_carries_the_publishing_requests_id():
     }
     structured_logs.task_context_end()
     assert get_contextvars() == {}
+
+
+@pytest.mark.django_db
+def test_api_routes_read_as_written_and_static_files_stay_out_of_the_info_lines(
+    client, caplog, settings
+):
+    caplog.set_level(logging.DEBUG, logger="relay.access")
+    client.get("/api/v1/accounts/acme")
+    client.get(f"{settings.STATIC_URL}admin/css/base.css")
+    api, static = [r for r in caplog.records if r.name == "relay.access"]
+    assert api.levelno == logging.INFO
+    assert api.getMessage().startswith("GET /api/v1/accounts/<slug> 401 ")
+    assert static.levelno == logging.DEBUG
+    assert static.getMessage().startswith(f"GET {settings.STATIC_URL}admin/css/base.css ")
