@@ -145,6 +145,9 @@ class DixaConnectionAdmin(AccountScopedAdmin):
         "delivery_logs",
     )
 
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # Dixa has said nothing before Connect
+
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("account", "api_token")

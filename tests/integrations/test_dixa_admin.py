@@ -448,3 +448,9 @@ def test_the_page_says_before_connect_when_public_url_is_missing(
     url = reverse("admin:integrations_dixaconnection_change", args=[connection.pk])
     page = admin_client.get(url).content.decode()
     assert ('id="dixa-public-url"' in page) is (not public_url)
+
+
+def test_the_add_page_asks_for_the_account_and_token_only(admin_client):
+    page = admin_client.get(reverse("admin:integrations_dixaconnection_add")).content.decode()
+    assert 'name="api_token"' in page
+    assert "delivery status, per event type" not in page
