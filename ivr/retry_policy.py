@@ -50,7 +50,8 @@ def decide(
 ) -> Decision:
     if status is not None and 200 <= status < 400:
         return Decision(Verdict.SUCCESS, f"delivered ({status})")
-    what = f"HTTP {status}" if status is not None else f"no answer ({error})"
+    # No answer: `error` says so, with the address tried and why (clients.http.no_answer).
+    what = f"HTTP {status}" if status is not None else (error or "no answer")
     if status is not None and 400 <= status < 500 and status not in RETRYABLE_4XX:
         return Decision(Verdict.FAILED, f"permanent failure: {what}")
     if attempt >= max_attempts:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from integrations.alerts.destinations import webhook_refusal
 from integrations.alerts.models import AlertIncident, AlertSettings
 from integrations.alerts.registry import title_of
-from integrations.clients.http import client
+from integrations.clients.http import client, no_answer
 
 logger = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -114,7 +114,7 @@ def _send(channel: AlertSettings, incident: AlertIncident) -> list[str]:
         try:
             response = client().post(channel.webhook_url, json=body, timeout=WEBHOOK_TIMEOUT)
         except httpx.HTTPError as exc:
-            errors.append(f"webhook: no answer ({type(exc).__name__})")
+            errors.append(no_answer("webhook", exc, channel.webhook_url))
         else:
             if not 200 <= response.status_code < 300:
                 errors.append(f"webhook: answered {response.status_code}")

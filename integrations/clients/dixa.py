@@ -14,7 +14,7 @@ import httpx
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from integrations.clients.http import ApiUnavailable, client, get_json
+from integrations.clients.http import ApiUnavailable, client, get_json, no_answer
 
 TIMEOUT = 5.0
 
@@ -45,7 +45,8 @@ class DixaError(ApiUnavailable):
 
 @sensitive_variables("token")
 def list_queues(token: str) -> list[Queue]:
-    body = get_json(f"{settings.DIXA_API_URL}/v1/queues", headers={"Authorization": token})
+    url = f"{settings.DIXA_API_URL}/v1/queues"
+    body = get_json(url, service="Dixa", headers={"Authorization": token})
     return [Queue(id=q["id"], name=q.get("name", "")) for q in body.get("data", []) if "id" in q]
 
 
@@ -58,7 +59,7 @@ def _call(method: str, path: str, token: str, *, json: dict | None = None):
             method, url, headers={"Authorization": token}, json=json, timeout=TIMEOUT
         )
     except httpx.HTTPError as exc:
-        raise ApiUnavailable(f"no answer from Dixa ({type(exc).__name__})") from exc
+        raise ApiUnavailable(no_answer("Dixa", exc, url)) from exc
     if response.status_code != 200:
         raise DixaError(
             f"Dixa answered {response.status_code} to {method} {path}: {response.text[:200]}",
@@ -123,11 +124,9 @@ def _webhook_call(method: str, path: str, token: str, *, json: dict | None = Non
             response = client().request(
                 method, url, headers={"Authorization": token}, json=json, timeout=TIMEOUT
             )
-        except httpx.TimeoutException as exc:
-            # Not retried here: a create may have been made; the caller looks it up first.
-            raise ApiUnavailable(f"Dixa did not answer {method} {path} in time") from exc
         except httpx.HTTPError as exc:
-            raise ApiUnavailable(f"no answer from Dixa ({type(exc).__name__})") from exc
+            # Not retried here: a create may have been made; the caller looks it up first.
+            raise ApiUnavailable(no_answer("Dixa", exc, url)) from exc
         if response.status_code in (200, 201, 204):
             break
         error = DixaError(

@@ -10,7 +10,7 @@ import httpx
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from integrations.clients.http import ApiUnavailable, client, get_json
+from integrations.clients.http import ApiUnavailable, client, get_json, no_answer
 
 
 @sensitive_variables("api_key")
@@ -26,7 +26,8 @@ class Campaign:
 
 @sensitive_variables("api_key")
 def list_campaigns(api_key: str) -> list[Campaign]:
-    data = get_json(f"{settings.NPSTODAY_API_URL}/campaigns/", headers=auth_headers(api_key))
+    url = f"{settings.NPSTODAY_API_URL}/campaigns/"
+    data = get_json(url, service="nps.today", headers=auth_headers(api_key))
     return [Campaign(id=int(c["id"]), name=str(c.get("name", ""))) for c in data if "id" in c]
 
 
@@ -100,7 +101,7 @@ def _send(method: str, url: str, *, hide: str = "", ok_statuses=(), **kwargs) ->
     try:
         response = client().request(method, url, timeout=SUBSCRIPTION_TIMEOUT, **kwargs)
     except httpx.HTTPError as exc:
-        raise ApiUnavailable(f"no answer from {url}: {type(exc).__name__}") from exc
+        raise ApiUnavailable(no_answer("nps.today", exc, url)) from exc
     if not (200 <= response.status_code < 300 or response.status_code in ok_statuses):
         text = response.text.replace(hide, "…") if hide else response.text
         raise ApiUnavailable(f"{url} answered {response.status_code}: {text[:200]}")

@@ -32,8 +32,9 @@ def explain(service: str, credential: str, exc: ApiUnavailable) -> str:
         return f"{service} is limiting our requests (429); try again in a minute."
     if status:
         return f"{service} answered {status}: it may be down."
-    cause = type(exc.__cause__).__name__ if exc.__cause__ else "no answer"
-    return f"{service} did not answer ({cause})."
+    # No answer: the client's message names the address tried and why (clients.http).
+    text = str(exc).rstrip(".")
+    return f"{text}." if text else f"{service} did not answer."
 
 
 def failed(service: str, credential: str, exc: ApiUnavailable) -> Check:

@@ -30,6 +30,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from integrations import metrics, outbox, ratelimit
 from integrations.clients import npstoday
+from integrations.clients.http import no_answer
 from integrations.models import Account
 from ivr import member_extras
 from ivr.models import DeliveryAttempt, NpsTodayDelivery, SurveyTrigger
@@ -230,7 +231,7 @@ def _conclude(send: _Send, answer: tuple) -> str:
         trigger,
         result,
         attempt=attempt,
-        answer=f"HTTP {status_code}" if status_code else (error.split(":", 1)[0] or "no answer"),
+        answer=f"HTTP {status_code}" if status_code else (error or "no answer"),
     )
     return status
 
@@ -264,7 +265,8 @@ def _send(account: Account, trigger: SurveyTrigger):
         )
     except httpx.HTTPError as exc:  # no answer
         metrics.npstoday_latency.labels("add_member").observe(time.perf_counter() - began)
-        return None, {}, "", f"{type(exc).__name__}: {exc}"[:500]
+        url = npstoday.respondent_url(trigger.campaign_id)
+        return None, {}, "", no_answer("nps.today", exc, url)[:500]
     except Exception as exc:  # the request could not even be made: a failed try as well
         logger.warning("survey %s: the request to nps.today could not be made", trigger.pk)
         return None, {}, "", f"the request could not be made ({type(exc).__name__})"

@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.views.decorators.debug import sensitive_variables
 
 from integrations.clients import npstoday
+from integrations.clients.http import no_answer
 from integrations.models import Account
 from integrations.ratelimit import wait_for_slot
 
@@ -117,10 +118,8 @@ def _request(npstoday_key: str, body: dict) -> tuple[str, str]:
         response = npstoday.employees_token(
             api_key=npstoday_key, body=body, timeout=settings.CARD_NPSTODAY_TIMEOUT_SECONDS
         )
-    except httpx.TimeoutException:
-        return "", "nps.today did not answer in time"
     except httpx.HTTPError as exc:
-        return "", f"nps.today could not be reached ({type(exc).__name__})"
+        return "", no_answer("nps.today", exc, npstoday.employees_token_url())
     if response.status_code in (401, 403):
         return "", f"nps.today refused the account's API key ({response.status_code})"
     if response.status_code != 200:

@@ -25,6 +25,7 @@ from tests.ivr.factories import (
     NpsTodayDeliveryFactory,
     SurveyTriggerFactory,
 )
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +108,25 @@ def test_a_webhook_that_refuses_is_recorded_on_the_incident(
     evaluate(django_capture_on_commit_callbacks)
     incident = AlertIncident.objects.get(condition="test_switch")
     assert incident.notify_error == "webhook: answered 404"
+
+
+def test_a_webhook_that_does_not_answer_is_recorded_with_its_host_and_why(
+    switchable, notices_run_now, django_capture_on_commit_callbacks
+):
+    # given a webhook on a port nobody listens on, its secret in the path
+    port = free_port()
+    account = AccountFactory()
+    AlertSettings.objects.create(
+        account=account, webhook_url=f"http://127.0.0.1:{port}/services/T0/s3cret"
+    )
+    switchable.append(Finding(account_id=account.pk, detail="x"))
+    # when the incident is announced
+    evaluate(django_capture_on_commit_callbacks)
+    # then the incident says which host refused, without the path
+    incident = AlertIncident.objects.get(condition="test_switch")
+    assert incident.notify_error == (
+        f"webhook (http://127.0.0.1:{port}) did not answer: the connection was refused"
+    )
 
 
 def test_a_condition_that_raises_leaves_its_incidents_open(

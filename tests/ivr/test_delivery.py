@@ -9,6 +9,7 @@ import httpx
 import pytest
 import respx
 import time_machine
+from django.urls import reverse
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
@@ -22,6 +23,7 @@ from tests.ivr.factories import (
     SurveyTriggerFactory,
 )
 from tests.support.locks import locked_elsewhere
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.django_db
 NPS = "https://nps.test"
@@ -199,7 +201,32 @@ def test_no_answer_is_a_failed_try():
     respondent_route(trigger).mock(side_effect=httpx.ConnectTimeout("timed out"))
     assert trigger_deliver(trigger_id=trigger.pk) == Status.PENDING
     attempt = DeliveryAttempt.objects.get()
-    assert attempt.response_status_code is None and "ConnectTimeout" in attempt.error
+    sentence = "nps.today (https://nps.test) did not answer: no connection within 5 s"
+    assert attempt.response_status_code is None and attempt.error == sentence
+    assert SurveyTrigger.objects.get(pk=trigger.pk).reason == f"try 1 failed: {sentence}"
+
+
+def test_a_survey_nps_today_does_not_answer_names_the_address_and_why(
+    clock, admin_client, settings
+):
+    # given nps.today's address on a port nobody listens on (a secret in its path), one try
+    port = free_port()
+    settings.NPSTODAY_API_URL = f"http://127.0.0.1:{port}/tenant/s3cret"
+    trigger = SurveyTriggerFactory()
+    NpsTodayDeliveryFactory(account=trigger.account, max_attempts=1)
+    # when it is sent
+    assert trigger_deliver(trigger_id=trigger.pk) == Status.FAILED
+    # then the try, the survey's reason and its admin page name the address and the reason
+    sentence = f"nps.today (http://127.0.0.1:{port}) did not answer: the connection was refused"
+    attempt = DeliveryAttempt.objects.get()
+    assert (attempt.response_status_code, attempt.error) == (None, sentence)
+    trigger.refresh_from_db()
+    assert trigger.reason == f"gave up after 1 tries; last: {sentence}"
+    page = admin_client.get(reverse("admin:ivr_surveytrigger_change", args=[trigger.pk]))
+    assert sentence in page.content.decode()
+    # and never the path nor the key
+    for secret in ("s3cret", "/campaigns", "nps-test-key"):
+        assert secret not in attempt.error and secret not in trigger.reason
 
 
 @respx.mock

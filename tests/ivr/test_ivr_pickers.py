@@ -85,7 +85,12 @@ def test_queues_are_cached_between_loads(admin_client, fake_dixa):
     ("token", "url", "status", "sentence"),
     [
         ("wrong", None, 400, "Dixa refused the token (401)."),  # the admin's input
-        ("dixa-test-token", DOWN, 502, "Dixa did not answer (ConnectError)."),
+        (
+            "dixa-test-token",
+            DOWN,
+            502,
+            "Dixa (http://127.0.0.1:1) did not answer: the connection was refused.",
+        ),
         ("", None, 400, "Type the mapping's Dixa API token first."),
     ],
 )
@@ -102,6 +107,17 @@ def test_load_campaigns_lists_the_accounts_campaigns(admin_client, fake_npstoday
     account = AccountFactory(npstoday_api_key="nps-test-key")
     answer = admin_client.post(CAMPAIGNS, {"account": account.pk})
     assert {"id": "7232", "label": "7232 · Relationsmåling Q1"} in answer.json()["options"]
+
+
+def test_load_campaigns_names_the_address_that_did_not_answer(admin_client, settings):
+    # given nps.today's address on a port nobody listens on, a secret in its path
+    settings.NPSTODAY_API_URL = f"{DOWN}/tenant/s3cret"
+    account = AccountFactory(npstoday_api_key="nps-test-key")
+    # when the campaigns are loaded
+    answer = admin_client.post(CAMPAIGNS, {"account": account.pk})
+    # then the picker says which address refused, and nothing of its path or the key
+    sentence = "nps.today (http://127.0.0.1:1) did not answer: the connection was refused."
+    assert (answer.status_code, answer.json()) == (502, {"error": sentence})
 
 
 def test_load_campaigns_says_when_the_account_has_no_key(admin_client, fake_npstoday):
@@ -168,8 +184,8 @@ def test_apis_that_do_not_answer_need_save_anyway(admin_client, settings):
     # then the page explains, and offers the box
     assert refused.status_code == 200
     text = errors(refused)
-    assert "Dixa did not answer (ConnectError)." in text
-    assert "nps.today did not answer (ConnectError)." in text
+    assert "Dixa (http://127.0.0.1:1) did not answer: the connection was refused." in text
+    assert "nps.today (http://127.0.0.1:1) did not answer: the connection was refused." in text
     assert 'type="checkbox" name="save_anyway"' in refused.content.decode()
     # and with the box ticked it is saved, without names
     assert admin_client.post(ADD, form(account, save_anyway="on")).status_code == 302
@@ -228,6 +244,20 @@ def test_test_connection_on_an_account_checks_its_npstoday_key(admin_client, fak
         assert f"{account}: {sentence}" in [str(m) for m in response.context["messages"]]
     page = admin_client.get(reverse("admin:integrations_account_change", args=[good.pk]))
     assert 'id="test-connection"' in page.content.decode()
+
+
+def test_test_connection_on_an_account_names_the_address_that_did_not_answer(
+    admin_client, settings
+):
+    # given nps.today's address on a port nobody listens on
+    settings.NPSTODAY_API_URL = DOWN
+    account = AccountFactory(name="Acme", npstoday_api_key="nps-test-key")
+    # when the account's connection is tested
+    url = reverse("admin:integrations_account_test_connection", args=[account.pk])
+    response = admin_client.post(url, follow=True)
+    # then the message names the address and the reason, not an exception's class
+    sentence = "Acme: nps.today (http://127.0.0.1:1) did not answer: the connection was refused."
+    assert sentence in [str(m) for m in response.context["messages"]]
 
 
 def test_apply_config_stores_the_queue_and_campaign_names(fake_npstoday, fake_dixa, tmp_path):

@@ -42,10 +42,19 @@ def test_server_errors_and_408_425_429_retry_a_minute_later(status):
     assert decision.next_attempt_at == NOW + MINUTE
 
 
-def test_no_answer_retries():
-    decision = call(error="ConnectTimeout")
+def test_no_answer_retries_and_says_which_host_and_why():
+    # given the client's sentence for no answer
+    error = "nps.today (https://api.nps.today) did not answer: no connection within 5 s"
+    # when
+    decision = call(error=error)
+    # then the try is retried, its reason that sentence
     assert decision.verdict is Verdict.RETRY
-    assert "no answer (ConnectTimeout)" in decision.reason
+    assert decision.reason == f"try 1 failed: {error}"
+    assert call(error=error, attempt=5).reason == f"gave up after 5 tries; last: {error}"
+
+
+def test_no_answer_without_a_reason_says_no_answer():
+    assert call(error="").reason == "try 1 failed: no answer"
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422, 499])

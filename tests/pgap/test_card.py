@@ -194,7 +194,7 @@ def test_a_slow_npstoday_gives_feedback_unavailable(client, card_key, fake_npsto
     assert answer["token"] == ""
     assert answer["feedback"] == {
         "available": False,
-        "reason": "nps.today did not answer in time",
+        "reason": f"nps.today ({fake_npstoday.url}) did not answer: no answer within 0.3 s",
         "app_url": settings.NPSTODAY_FEEDBACK_APP_URL,
     }
     assert answer["echo"] == BODY
