@@ -5,6 +5,7 @@ import errno
 import os
 import socket
 import ssl
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
@@ -16,9 +17,19 @@ _pid: int | None = None
 def client() -> httpx.Client:
     global _client, _pid
     if _client is None or _pid != os.getpid():
-        _client = httpx.Client(timeout=TIMEOUT, headers={"User-Agent": "dixa-survey-relay/1"})
+        _client = httpx.Client(
+            timeout=TIMEOUT,
+            headers={"User-Agent": "dixa-survey-relay/1"},
+            cookies=_no_cookies(),
+        )
         _pid = os.getpid()
     return _client
+
+
+def _no_cookies() -> CookieJar:
+    """A jar that keeps nothing: the one client serves every account, and a cookie one
+    account's call was given (a session, a load balancer's) must never go with another's."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 class ApiUnavailable(Exception):
