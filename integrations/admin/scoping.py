@@ -50,6 +50,17 @@ def account_path(model) -> str | None:
     return None
 
 
+def account_fields(model) -> list:
+    """The fields of `model` a form chooses an account with (its foreign keys to Account)."""
+    return [
+        field
+        for field in model._meta.concrete_fields
+        if (field.many_to_one or field.one_to_one)
+        and field.related_model is Account
+        and field.editable
+    ]
+
+
 def account_scope(model, user) -> Q:
     """A filter on `model` keeping the rows of `user`'s accounts (nothing, when the model
     does not hang off an account and the user is not a superuser)."""
@@ -164,6 +175,19 @@ class AccountScopedAdmin(
 
     def get_queryset(self, request):
         return scoped(super().get_queryset(request), request.user)
+
+    def get_changeform_initial_data(self, request):
+        """An add form's account is chosen already when the user can choose only one (the
+        query string's choice, e.g. ?account=3, stands)."""
+        initial = super().get_changeform_initial_data(request)
+        for db_field in account_fields(self.model):
+            if db_field.name in initial:
+                continue
+            choices = self.formfield_for_foreignkey(db_field, request).queryset
+            only = list(choices.values_list("pk", flat=True)[:2])
+            if len(only) == 1:
+                initial[db_field.name] = only[0]
+        return initial
 
     def get_list_filter(self, request):
         return scoped_list_filter(self.model, super().get_list_filter(request))
