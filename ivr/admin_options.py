@@ -19,10 +19,17 @@ def _refuse(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-def _unavailable(service: str, credential: str, exc: ApiUnavailable) -> JsonResponse:
-    """A refused token or key is the admin's input (400, a warning in the log); a service
-    that is down or limiting us is a bad gateway (502)."""
-    return _refuse(explain(service, credential, exc), 400 if refused(exc) else 502)
+def _unavailable(service: str, credential: str, exc: ApiUnavailable, *, what: str) -> JsonResponse:
+    """A refused token or key is the admin's input (400, a warning in the log). A service
+    that is down or limiting us is a bad gateway (502), and the id may be typed by hand
+    meanwhile (saving then offers "Save anyway")."""
+    if refused(exc):
+        return _refuse(explain(service, credential, exc))
+    if getattr(exc, "status", None) == 429:
+        sentence, again = f"{service} is limiting our requests (429)", "try again in a minute"
+    else:
+        sentence, again = explain(service, credential, exc).removesuffix("."), "try again"
+    return _refuse(f"{sentence}. Type the {what} id yourself, or {again}.", 502)
 
 
 def _id(value: str) -> int | None:
@@ -55,7 +62,7 @@ def _queues(model_admin, request) -> JsonResponse:
     try:
         queues = selectors.dixa_queues(token)
     except ApiUnavailable as exc:
-        return _unavailable("Dixa", "token", exc)
+        return _unavailable("Dixa", "token", exc, what="queue")
     options = [{"id": q.id, "label": f"{q.name} · {q.id}" if q.name else q.id} for q in queues]
     return JsonResponse({"options": options})
 
@@ -70,7 +77,7 @@ def _campaigns(request) -> JsonResponse:
     try:
         campaigns = selectors.npstoday_campaigns(account.npstoday_api_key)
     except ApiUnavailable as exc:
-        return _unavailable("nps.today", "account's API key", exc)
+        return _unavailable("nps.today", "account's API key", exc, what="campaign")
     options = [{"id": str(c.id), "label": f"{c.id} · {c.name}"} for c in campaigns]
     return JsonResponse({"options": options})
 

@@ -94,9 +94,10 @@ class IvrMappingForm(SecretFieldsForm):
             "campaign_id": PickerInput(kind="campaigns", label="Load campaigns"),
         }
         help_texts = {
-            "queue_id": "Type the token above, then “Load queues” to choose from Dixa's queues.",
+            "queue_id": "Type the token above, then “Load queues” to choose from Dixa's queues "
+            "(or type the queue's id).",
             "campaign_id": "“Load campaigns” lists the campaigns the account's nps.today key "
-            "can see.",
+            "can see (or type the campaign's id).",
         }
 
     def __init__(self, *args, **kwargs):
@@ -110,7 +111,7 @@ class IvrMappingForm(SecretFieldsForm):
             if mapping.dixa_api_token:
                 queue.help_text = (
                     "“Load queues” lists Dixa's queues for the stored token (or for a new "
-                    "one typed above)."
+                    "one typed above), or type the queue's id."
                 )
         if mapping.pk and "campaign_id" in self.fields:
             campaign = self.fields["campaign_id"]

@@ -31,7 +31,7 @@ def explain(service: str, credential: str, exc: ApiUnavailable) -> str:
     if status == 429:
         return f"{service} is limiting our requests (429); try again in a minute."
     if status:
-        return f"{service} answered {status}: it may be down."
+        return f"{service} answered {status} (it may be down)."
     # No answer: the client's message names the address tried and why (clients.http).
     text = str(exc).rstrip(".")
     return f"{text}." if text else f"{service} did not answer."

@@ -11,6 +11,8 @@ from django.test import override_settings
 from django.urls import reverse
 from hypothesis import strategies as st
 
+from integrations.clients.http import ApiUnavailable
+from ivr import selectors
 from ivr.models import IvrMapping
 from tests.integrations.factories import AccountFactory
 from tests.ivr.factories import QUEUE_ID, IvrMappingFactory
@@ -89,7 +91,8 @@ def test_queues_are_cached_between_loads(admin_client, fake_dixa):
             "dixa-test-token",
             DOWN,
             502,
-            "Dixa (http://127.0.0.1:1) did not answer: the connection was refused.",
+            "Dixa (http://127.0.0.1:1) did not answer: the connection was refused. Type the "
+            "queue id yourself, or try again.",
         ),
         ("", None, 400, "Type the mapping's Dixa API token first."),
     ],
@@ -101,6 +104,66 @@ def test_load_queues_explains_a_failure(
         settings.DIXA_API_URL = url
     answer = admin_client.post(QUEUES, {"token": token})
     assert (answer.status_code, answer.json()) == (status, {"error": sentence})
+
+
+def unavailable(status: int):
+    def load(_credential):
+        error = ApiUnavailable(f"answered {status}")
+        error.status = status
+        raise error
+
+    return load
+
+
+@pytest.mark.parametrize(
+    ("answer_status", "sentence"),
+    [
+        (
+            503,
+            "{service} answered 503 (it may be down). Type the {what} id yourself, or try again.",
+        ),
+        (
+            429,
+            "{service} is limiting our requests (429). Type the {what} id yourself, or try "
+            "again in a minute.",
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    ("kind", "selector", "service", "what"),
+    [
+        ("queues", "dixa_queues", "Dixa", "queue"),
+        ("campaigns", "npstoday_campaigns", "nps.today", "campaign"),
+    ],
+)
+def test_a_load_the_api_does_not_answer_says_the_id_may_be_typed(
+    admin_client, monkeypatch, kind, selector, service, what, answer_status, sentence
+):
+    # given Dixa or nps.today answering with an error that is not a refusal
+    monkeypatch.setattr(selectors, selector, unavailable(answer_status))
+    account = AccountFactory(npstoday_api_key="nps-test-key")
+    # when the list is loaded
+    url = reverse("admin:ivr_ivrmapping_options", args=[kind])
+    answer = admin_client.post(url, {"token": "dixa-test-token", "account": account.pk})
+    # then the sentence says the id may be typed by hand
+    expected = sentence.format(service=service, what=what)
+    assert (answer.status_code, answer.json()) == (502, {"error": expected})
+
+
+def test_load_campaigns_with_nps_today_down_says_the_id_may_be_typed(admin_client, settings):
+    settings.NPSTODAY_API_URL = DOWN
+    account = AccountFactory(npstoday_api_key="nps-test-key")
+    answer = admin_client.post(CAMPAIGNS, {"account": account.pk})
+    assert answer.json() == {
+        "error": "nps.today (http://127.0.0.1:1) did not answer: the connection was refused. "
+        "Type the campaign id yourself, or try again."
+    }
+
+
+def test_the_help_says_the_ids_may_be_typed(admin_client):
+    page = admin_client.get(ADD).content.decode()
+    assert "“Load queues” to choose from Dixa's queues (or type the queue's id)." in page
+    assert "can see (or type the campaign's id)." in page
 
 
 def test_load_campaigns_lists_the_accounts_campaigns(admin_client, fake_npstoday):

@@ -107,3 +107,33 @@ def test_a_refused_token_and_an_unknown_queue_keep_what_was_typed(
         assert page.input_value("#id_queue_id") == "tbd"
         assert page.input_value("#id_name") == "Support DK"
     assert not IvrMapping.objects.exists()
+
+
+def test_with_dixa_down_the_queue_id_is_typed_by_hand(
+    live_server, django_user_model, fakes, settings
+):
+    django_user_model.objects.create_superuser("root", password=PASSWORD)
+    account = Account.objects.create(name="Acme", slug="acme", npstoday_api_key="nps-test-key")
+    settings.DIXA_API_URL = "http://127.0.0.1:1"  # Dixa does not answer
+    with chromium_page(live_server) as page:
+        log_in(page, live_server, "root")
+        page.goto(admin(live_server, "ivr/ivrmapping/add/"))
+        # the only account is chosen already
+        assert page.input_value("#id_account") == str(account.pk)
+        page.fill("#id_name", "Support DK")
+        page.fill("#id_dixa_api_token", "dixa-test-token")
+        # "Load queues" says Dixa did not answer, and that the id may be typed
+        page.click(".relay-picker[data-kind=queues] .relay-picker-load")
+        status = page.locator(".relay-picker[data-kind=queues] .relay-picker-status")
+        status.filter(has_text="Type the queue id yourself, or try again.").wait_for()
+        assert status.inner_text().startswith("Dixa did not answer (ConnectError): ")
+        screenshot(page, "admin-mapping-dixa-down.png")
+        # typed by hand, saved with "Save anyway"
+        page.fill("#id_queue_id", QUEUE_ID)
+        page.fill("#id_campaign_id", "7232")
+        page.click("input[name=_save]")
+        page.check("#id_save_anyway")
+        page.click("input[name=_save]")
+        page.wait_for_selector("#result_list")
+        assert not page.foreign and not page.errors
+    assert IvrMapping.objects.get().queue_id == QUEUE_ID

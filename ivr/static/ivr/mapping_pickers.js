@@ -43,7 +43,8 @@
         status.textContent = "";
       })
       .catch(() => {
-        status.textContent = "Our server did not answer; try again.";
+        const what = picker.dataset.kind === "queues" ? "queue" : "campaign";
+        status.textContent = `Our server did not answer. Type the ${what} id yourself, or try again.`;
         status.className = "relay-picker-status errornote-inline";
       });
   }
