@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations.admin.getting_started import Guide, admin_link, register_step
 from integrations.admin.scoping import visible_accounts
 from integrations.dashboard import register_panel
 from ivr.models import DailyCount, IvrMapping, SurveyTrigger
@@ -194,4 +195,18 @@ def survey_panel(request) -> dict | None:
     return survey_dashboard(visible_accounts(request.user), today=timezone.localdate())
 
 
+def mapping_guide(request, account, done) -> Guide:
+    title = "A Dixa queue mapped to an nps.today campaign"
+    if account is None or done:
+        return Guide(title)
+    return Guide(title, [admin_link(request, IvrMapping, "add an IVR mapping", account=account)])
+
+
 register_panel("surveys", "admin/dashboard/surveys.html", survey_panel, order=20)
+register_step(
+    "mapping",
+    order=30,
+    done=lambda: Exists(IvrMapping.objects.filter(account=OuterRef("pk"))),
+    guide=mapping_guide,
+    adds=(IvrMapping,),
+)

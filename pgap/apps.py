@@ -9,7 +9,7 @@ class PgapConfig(AppConfig):
         from integrations import events
         from integrations.services import config, dixa_webhooks
         from ivr import member_extras
-        from pgap import erasure, selectors
+        from pgap import dashboard, erasure, selectors  # noqa: F401  (dashboard: its step)
         from pgap.services import capture, member, setup  # capture registers its outbox
 
         events.subscribe("ConversationClosed", "pgap", capture.conversation_closed_capture)

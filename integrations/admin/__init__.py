@@ -6,5 +6,6 @@ from integrations.admin import (  # noqa: F401  (registers)
     banners,
     erasure,
     events,
+    getting_started,
     tokens,
 )

@@ -37,7 +37,9 @@ def banners(request) -> dict:
                 "link": reverse("admin:integrations_account_change", args=[account.pk]),
             }
         )
-    return {"banners": items}
+    # "Nothing needs attention." only where there is something to watch: with no account
+    # yet, the dashboard's "Getting started" says what comes first.
+    return {"banners": items, "watching": bool(items) or accounts.exists()}
 
 
 register_panel("banners", "admin/dashboard/banners.html", banners, order=10)

@@ -13,9 +13,11 @@ from django.utils import timezone
 
 from integrations.alerts.models import AlertIncident
 from integrations.audit.services import audit_record
-from integrations.services.roles import OPERATOR
+from integrations.services.api_keys import api_key_create
+from integrations.services.roles import ACCOUNT_ADMIN, OPERATOR, roles_sync
 from ivr.models import SurveyTrigger
 from ivr.services.daily_counts import daily_counts_refresh
+from pgap.models import PgapSetup
 from tests.integrations.factories import AccountFactory, SigningSecretFactory
 from tests.ivr.factories import DeliveryAttemptFactory, IvrMappingFactory
 from tests.ivr.test_dashboard import close, survey
@@ -44,12 +46,15 @@ def assert_fits(page) -> None:
 
 @pytest.fixture
 def month_of_traffic():
-    """Two accounts' last 30 days: closes, skips and surveys on most days."""
-    acme = AccountFactory(name="Acme Support")
+    """Two accounts' last 30 days: closes, skips and surveys on most days. Both are set up
+    (nps.today key, relay key, mappings): the dashboard has no Getting started."""
+    acme = AccountFactory(name="Acme Support", npstoday_api_key="nps-test-key")
+    api_key_create(account=acme, name="dixa")
     SigningSecretFactory(account=acme)
     support = IvrMappingFactory(account=acme, name="Support DK", queue_id="q-dk")
     returns = IvrMappingFactory(account=acme, name="Returns", queue_id="q-ret", campaign_id=7300)
-    globex = AccountFactory(name="Globex")
+    globex = AccountFactory(name="Globex", npstoday_api_key="nps-globex-key")
+    api_key_create(account=globex, name="dixa")
     other = IvrMappingFactory(account=globex, name="Globex care", queue_id="q-g")
     for day in range(30):
         for n in range(3 + day % 5):
@@ -104,6 +109,7 @@ def test_the_dashboard_draws_its_chart_and_banners(
             == "4px"
         )
         assert page.locator("th[scope=row]", has_text="Support DK").is_visible()
+        assert page.locator(".relay-start").count() == 0  # both accounts are set up
         assert_fits(page)
         screenshot(page, "dashboard")
         # the incident behind the banner, in the alerts' list
@@ -174,3 +180,69 @@ def test_a_staff_user_of_one_account_sees_only_it(live_server, django_user_model
         assert not [a for a in actions if a.startswith("Delete")]
         assert_fits(page)
         screenshot(page, "surveys-operator", full_page=False)
+
+
+def test_a_fresh_install_opens_on_the_first_steps(live_server, django_user_model):
+    # given a fresh install: a superuser, no account
+    superuser(django_user_model)
+    with chromium_page(live_server) as page:
+        log_in(page, live_server, "root")
+        page.goto(f"{live_server.url}/{settings.ADMIN_URL}")
+        # then the dashboard opens on Getting started, its first step linked
+        start = page.locator(".relay-start")
+        assert start.is_visible()
+        assert page.locator(".relay-steps li").count() == 4
+        assert page.locator(".relay-steps li.done").count() == 0
+        assert start.get_by_role("link", name="Accounts → Add").is_visible()
+        assert page.locator(".relay-banner-ok").count() == 0
+        assert_fits(page)
+        screenshot(page, "getting-started-fresh", full_page=False)
+        # following it leads to the account's add form
+        start.get_by_role("link", name="Accounts → Add").click()
+        page.wait_for_selector("#id_name")
+
+
+def test_an_account_admin_sees_their_accounts_steps_ticked(live_server, django_user_model):
+    # given an account admin of Acme, which has its nps.today key and a P-GAP setup, and
+    # Globex, another tenant's account that is not set up
+    acme = AccountFactory(name="Acme Support", npstoday_api_key="nps-test-key")
+    PgapSetup.objects.create(account=acme)
+    AccountFactory(name="Globex", npstoday_api_key="")
+    user = django_user_model.objects.create_user("ada", password=PASSWORD, is_staff=True)
+    roles_sync()
+    user.groups.add(Group.objects.get(name=ACCOUNT_ADMIN))
+    acme.members.add(user)
+    with chromium_page(live_server) as page:
+        log_in(page, live_server, "ada")
+        page.goto(f"{live_server.url}/{settings.ADMIN_URL}")
+        # then Acme's checklist only: the key ticked, Dixa and the mapping to do
+        start = page.locator(".relay-start")
+        assert start.locator("h3").all_inner_texts() == ["Acme Support"]
+        assert "Globex" not in start.inner_text()
+        states = page.locator(".relay-steps li").evaluate_all(
+            "items => items.map(i => i.className)"
+        )
+        assert states == ["done", "todo", "todo", "todo optional"]
+        assert_fits(page)
+        screenshot(page, "getting-started", full_page=False)
+        # the mapping's link opens the add form with Acme chosen
+        start.get_by_role("link", name="add an IVR mapping").click()
+        page.wait_for_selector("#id_account")
+        assert page.input_value("#id_account") == str(acme.pk)
+
+
+def test_accounts_not_set_up_have_their_checklists_side_by_side(live_server, django_user_model):
+    superuser(django_user_model)
+    for name, key in (("Acme Support", "nps-key"), ("Globex", ""), ("Initech", "")):
+        AccountFactory(name=name, npstoday_api_key=key)
+    with chromium_page(live_server) as page:
+        log_in(page, live_server, "root")
+        page.goto(f"{live_server.url}/{settings.ADMIN_URL}")
+        start = page.locator(".relay-start")
+        assert start.locator("h3").all_inner_texts() == ["Acme Support", "Globex", "Initech"]
+        tops = start.locator("h3").evaluate_all(
+            "items => items.map(i => i.getBoundingClientRect().top)"
+        )
+        assert len(set(tops)) == 1
+        assert_fits(page)
+        screenshot(page, "getting-started-accounts", full_page=False)
