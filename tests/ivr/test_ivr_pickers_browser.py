@@ -126,7 +126,7 @@ def test_with_dixa_down_the_queue_id_is_typed_by_hand(
         page.click(".relay-picker[data-kind=queues] .relay-picker-load")
         status = page.locator(".relay-picker[data-kind=queues] .relay-picker-status")
         status.filter(has_text="Type the queue id yourself, or try again.").wait_for()
-        assert status.inner_text().startswith("Dixa did not answer (ConnectError): ")
+        assert status.inner_text().startswith("Dixa (http://127.0.0.1:1) did not answer: ")
         screenshot(page, "admin-mapping-dixa-down.png")
         # typed by hand, saved with "Save anyway"
         page.fill("#id_queue_id", QUEUE_ID)
