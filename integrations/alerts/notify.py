@@ -12,7 +12,7 @@ from django.utils import timezone
 from integrations.alerts.destinations import webhook_refusal
 from integrations.alerts.models import AlertIncident, AlertSettings
 from integrations.alerts.registry import title_of
-from integrations.clients.http import client, no_answer
+from integrations.clients.http import NO_ANSWER, client, no_answer
 
 logger = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -113,7 +113,7 @@ def _send(channel: AlertSettings, incident: AlertIncident) -> list[str]:
         }
         try:
             response = client().post(channel.webhook_url, json=body, timeout=WEBHOOK_TIMEOUT)
-        except httpx.HTTPError as exc:
+        except NO_ANSWER as exc:
             errors.append(no_answer("webhook", exc, channel.webhook_url))
         else:
             if not 200 <= response.status_code < 300:

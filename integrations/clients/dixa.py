@@ -10,11 +10,10 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
-import httpx
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from integrations.clients.http import ApiUnavailable, client, get_json, no_answer
+from integrations.clients.http import NO_ANSWER, ApiUnavailable, client, get_json, no_answer
 
 TIMEOUT = 5.0
 
@@ -58,7 +57,7 @@ def _call(method: str, path: str, token: str, *, json: dict | None = None):
         response = client().request(
             method, url, headers={"Authorization": token}, json=json, timeout=TIMEOUT
         )
-    except httpx.HTTPError as exc:
+    except NO_ANSWER as exc:
         raise ApiUnavailable(no_answer("Dixa", exc, url)) from exc
     if response.status_code != 200:
         raise DixaError(
@@ -124,7 +123,7 @@ def _webhook_call(method: str, path: str, token: str, *, json: dict | None = Non
             response = client().request(
                 method, url, headers={"Authorization": token}, json=json, timeout=TIMEOUT
             )
-        except httpx.HTTPError as exc:
+        except NO_ANSWER as exc:
             # Not retried here: a create may have been made; the caller looks it up first.
             raise ApiUnavailable(no_answer("Dixa", exc, url)) from exc
         if response.status_code in (200, 201, 204):

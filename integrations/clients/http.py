@@ -3,6 +3,7 @@ across a fork), and the sentence for an API that did not answer."""
 
 import errno
 import os
+import re
 import socket
 import ssl
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -40,6 +41,9 @@ class ApiUnavailable(Exception):
 
 
 # --- No answer, in words ----------------------------------------------------------------------
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
+
+
 def origin(url: str | httpx.URL) -> str:
     """`https://host[:port]` of `url`: never its user, password, path or query, which may
     hold a key or a secret. An address without a scheme gives its host part alone."""
@@ -51,11 +55,13 @@ def origin(url: str | httpx.URL) -> str:
     if scheme and host:
         host = f"[{host}]" if ":" in host else host
         return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
-    # "api.dixa.io/v1?key=…" (no http://): what precedes the first "/", "?" or "#", no user.
+    # "api.dixa.io/v1?key=…" (no http://): the host after any user and password (which may
+    # hold a "/"), up to the path, and only if it reads as a host; else nothing.
     text = str(url).split("://", 1)[-1]
-    for stop in "/?#":
+    for stop in "?#":
         text = text.split(stop, 1)[0]
-    return text.rsplit("@", 1)[-1][:100]
+    text = text.rsplit("@", 1)[-1].split("/", 1)[0][:100]
+    return text if _HOST.match(text) else ""
 
 
 _CAUSES = (  # (exception type, errno or None, reason), first match wins
@@ -97,13 +103,17 @@ _KINDS = (  # what is left, by httpx's class
     (httpx.WriteError, "the connection broke while sending"),
     (httpx.TooManyRedirects, "too many redirects"),
     (httpx.DecodingError, "the answer could not be decoded"),
+    (httpx.InvalidURL, "the address is not a valid URL"),
 )
+# What a call raises when it got no answer: httpx's errors, and an address httpx cannot use
+# (InvalidURL is not one of them: e.g. a port that is not a number).
+NO_ANSWER = (httpx.HTTPError, httpx.InvalidURL)
 
 
-def _request(exc: httpx.HTTPError) -> httpx.Request | None:
+def _request(exc: httpx.HTTPError | httpx.InvalidURL) -> httpx.Request | None:
     try:
         return exc.request
-    except RuntimeError:  # raised outside a client: no request attached
+    except (RuntimeError, AttributeError):  # raised outside a client, or before a request
         return None
 
 
@@ -150,7 +160,7 @@ def get_json(
 ):
     try:
         response = client().get(url, headers=headers, params=params, timeout=timeout)
-    except httpx.HTTPError as exc:
+    except NO_ANSWER as exc:
         raise ApiUnavailable(no_answer(service, exc, url)) from exc
     if response.status_code != 200:
         error = ApiUnavailable(f"{url} answered {response.status_code}: {response.text[:200]}")

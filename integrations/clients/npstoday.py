@@ -10,7 +10,7 @@ import httpx
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from integrations.clients.http import ApiUnavailable, client, get_json, no_answer
+from integrations.clients.http import NO_ANSWER, ApiUnavailable, client, get_json, no_answer
 
 
 @sensitive_variables("api_key")
@@ -100,7 +100,7 @@ def delete_subscription(api_key: str, subscription_id: str) -> bool:
 def _send(method: str, url: str, *, hide: str = "", ok_statuses=(), **kwargs) -> httpx.Response:
     try:
         response = client().request(method, url, timeout=SUBSCRIPTION_TIMEOUT, **kwargs)
-    except httpx.HTTPError as exc:
+    except NO_ANSWER as exc:
         raise ApiUnavailable(no_answer("nps.today", exc, url)) from exc
     if not (200 <= response.status_code < 300 or response.status_code in ok_statuses):
         text = response.text.replace(hide, "…") if hide else response.text

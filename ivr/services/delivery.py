@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-import httpx
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
@@ -30,7 +29,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from integrations import metrics, outbox, ratelimit
 from integrations.clients import npstoday
-from integrations.clients.http import no_answer
+from integrations.clients.http import NO_ANSWER, no_answer
 from integrations.models import Account
 from ivr import member_extras
 from ivr.models import DeliveryAttempt, NpsTodayDelivery, SurveyTrigger
@@ -263,7 +262,7 @@ def _send(account: Account, trigger: SurveyTrigger):
             body=trigger.payload,
             idempotency_key=str(trigger.guid),
         )
-    except httpx.HTTPError as exc:  # no answer
+    except NO_ANSWER as exc:  # no answer
         metrics.npstoday_latency.labels("add_member").observe(time.perf_counter() - began)
         url = npstoday.respondent_url(trigger.campaign_id)
         return None, {}, "", no_answer("nps.today", exc, url)[:500]

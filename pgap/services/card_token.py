@@ -12,13 +12,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-import httpx
 from django.conf import settings
 from django.core.cache import cache
 from django.views.decorators.debug import sensitive_variables
 
 from integrations.clients import npstoday
-from integrations.clients.http import no_answer
+from integrations.clients.http import NO_ANSWER, no_answer
 from integrations.models import Account
 from integrations.ratelimit import wait_for_slot
 
@@ -118,7 +117,7 @@ def _request(npstoday_key: str, body: dict) -> tuple[str, str]:
         response = npstoday.employees_token(
             api_key=npstoday_key, body=body, timeout=settings.CARD_NPSTODAY_TIMEOUT_SECONDS
         )
-    except httpx.HTTPError as exc:
+    except NO_ANSWER as exc:
         return "", no_answer("nps.today", exc, npstoday.employees_token_url())
     if response.status_code in (401, 403):
         return "", f"nps.today refused the account's API key ({response.status_code})"

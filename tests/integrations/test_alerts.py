@@ -110,6 +110,22 @@ def test_a_webhook_that_refuses_is_recorded_on_the_incident(
     assert incident.notify_error == "webhook: answered 404"
 
 
+def test_a_webhook_address_httpx_cannot_use_is_recorded_without_its_password(
+    switchable, notices_run_now, django_capture_on_commit_callbacks
+):
+    # given a webhook address the form takes but httpx does not (the "#" ends the host part
+    # early, so "pa55" reads as a port), a password in it
+    account = AccountFactory()
+    AlertSettings.objects.create(
+        account=account, webhook_url="https://relay:pa55#w@hooks.example/services/x"
+    )
+    switchable.append(Finding(account_id=account.pk, detail="x"))
+    # when the incident is announced, the notice fails, said in words, and nothing crashes
+    evaluate(django_capture_on_commit_callbacks)
+    incident = AlertIncident.objects.get(condition="test_switch")
+    assert incident.notify_error == "webhook did not answer: the address is not a valid URL"
+
+
 def test_a_webhook_that_does_not_answer_is_recorded_with_its_host_and_why(
     switchable, notices_run_now, django_capture_on_commit_callbacks
 ):

@@ -219,6 +219,9 @@ def test_an_answer_that_is_not_json_says_so_with_the_host(apis):
         ("http://[::1]:8000/x", "http://[::1]:8000"),
         ("api.nps.today/v1?apikey=k", "api.nps.today"),
         ("user:pw@api.nps.today/x", "api.nps.today"),
+        ("relay:pa55/word@api.nps.example/tenant", "api.nps.example"),
+        ("relay:5555/word@api.nps.example:8443/x", "api.nps.example:8443"),
+        ("not a host at all", ""),
     ],
 )
 def test_origin_is_scheme_host_and_port_only(url, shown):
