@@ -22,6 +22,7 @@ import uuid
 
 import structlog
 from django.conf import settings
+from django.utils.encoding import escape_uri_path
 from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars
 
 access_logger = logging.getLogger("relay.access")
@@ -140,13 +141,16 @@ class RequestIdMiddleware:
             response[REQUEST_ID_HEADER] = request_id
             match = request.resolver_match
             static = match is None and request.path.startswith(settings.STATIC_URL)
-            # A static file (WhiteNoise, before URL resolution) is logged at DEBUG: a page
-            # brings a dozen, and they bury the lines that matter.
+            # A static file served (WhiteNoise, before URL resolution) is logged at DEBUG: a
+            # page brings a dozen, and they bury the lines that matter; one missing, at INFO.
+            quiet = static and response.status_code < 400
             access_logger.log(
-                logging.DEBUG if static else logging.INFO,
+                logging.DEBUG if quiet else logging.INFO,
                 "%s %s %s %.1fms",
                 request.method,
-                shown_route(match.route) if match else (request.path if static else "(unresolved)"),
+                shown_route(match.route)
+                if match
+                else (escape_uri_path(request.path) if static else "(unresolved)"),
                 response.status_code,
                 (time.perf_counter() - began) * 1000,
             )

@@ -17,7 +17,7 @@ class Finding:
 
 Check = Callable[..., Iterable[Finding]]
 # Where an admin acts on an incident: (link text, admin URL) for its account and subject.
-Action = Callable[[int, str], tuple[str, str]]
+Action = Callable[[int, str], tuple[str, str] | None]  # None: no page to offer
 
 
 @dataclass(frozen=True)

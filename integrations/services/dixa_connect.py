@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 from integrations.clients import dixa
 from integrations.clients.http import ApiUnavailable
 from integrations.models import Account, DixaConnection
+from integrations.selectors.dixa import UNCONNECTED_STATES
 from integrations.services.api_keys import IssuedKey, api_key_create, api_key_revoke
 from integrations.services.dixa_webhooks import (
     Desired,
@@ -56,14 +57,18 @@ def dixa_connect(*, account: Account, api_token: str | None = None) -> Outcome:
         connection.api_token = api_token
         connection.save(update_fields=["api_token"])
     # What is missing here is ours to fix, not Dixa's: Dixa is not asked, and the state
-    # (not connected, or a subscription that still delivers) stays as it is.
+    # stays as it is. A connection with a subscription keeps its detail (what Dixa last
+    # said, which its alert quotes); the Outcome says why nothing was done.
     if not connection.api_token:
-        message = "Not asked: no Dixa API token. Enter one on the Dixa connection, then connect."
-        record(connection, connection.state, message)
-        return Outcome(False, message)
-    if not settings.PUBLIC_URL:
-        message = f"Not asked: {PUBLIC_URL_MISSING} Set it where the platform runs, then connect."
-        record(connection, connection.state, message)
+        missing = "no Dixa API token. Enter one on the Dixa connection, then connect."
+    elif not settings.PUBLIC_URL:
+        missing = f"{PUBLIC_URL_MISSING} Set it where the platform runs, then connect."
+    else:
+        missing = ""
+    if missing:
+        message = f"Not asked: {missing}"
+        if connection.state in UNCONNECTED_STATES:
+            record(connection, connection.state, message)
         return Outcome(False, message)
     desired = desired_subscription(account)
     try:

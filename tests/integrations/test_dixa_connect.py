@@ -301,3 +301,23 @@ def test_the_task_retries_while_dixa_is_busy_then_connects(fake_dixa, mapped, mo
     assert statuses[:3] == [503, 503, 503] and set(statuses[3:]) <= {200, 201}
     assert DixaConnection.objects.get(account=mapped).state == State.CONNECTED
     assert len(fake_dixa.webhooks_state()["subscriptions"]) == 1
+
+
+def test_without_a_public_url_a_connected_subscription_keeps_what_dixa_said(
+    fake_dixa, mapped, settings
+):
+    # given a subscription Dixa disabled, its detail saying so (and its alert quoting it)
+    dixa_connect(account=mapped, api_token="dixa-test-token")
+    DixaConnection.objects.filter(account=mapped).update(
+        state=State.DISABLED, detail="Dixa disabled the subscription after failures."
+    )
+    settings.PUBLIC_URL = ""
+    # when Connect is pressed without PUBLIC_URL
+    outcome = dixa_connect(account=mapped)
+    # then Dixa is not asked, and the state and Dixa's own words stay
+    assert not outcome.ok and outcome.message.startswith("Not asked: PUBLIC_URL is not set")
+    connection = DixaConnection.objects.get(account=mapped)
+    assert (connection.state, connection.detail) == (
+        State.DISABLED,
+        "Dixa disabled the subscription after failures.",
+    )

@@ -120,4 +120,13 @@ def test_api_routes_read_as_written_and_static_files_stay_out_of_the_info_lines(
     assert api.levelno == logging.INFO
     assert api.getMessage().startswith("GET /api/v1/accounts/<slug> 401 ")
     assert static.levelno == logging.DEBUG
-    assert static.getMessage().startswith(f"GET {settings.STATIC_URL}admin/css/base.css ")
+    assert static.getMessage().startswith(f"GET {settings.STATIC_URL}admin/css/base.css 200 ")
+
+
+@pytest.mark.django_db
+def test_a_missing_static_file_is_an_info_line_that_cannot_forge_another(client, caplog, settings):
+    caplog.set_level(logging.DEBUG, logger="relay.access")
+    client.get(f"{settings.STATIC_URL}nope.css%0Aforged line")
+    (line,) = [r for r in caplog.records if r.name == "relay.access"]
+    assert line.levelno == logging.INFO
+    assert "\n" not in line.getMessage() and "nope.css%0Aforged%20line" in line.getMessage()
