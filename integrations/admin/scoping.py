@@ -178,12 +178,16 @@ class AccountScopedAdmin(
 
     def get_changeform_initial_data(self, request):
         """An add form's account is chosen already when the user can choose only one (the
-        query string's choice, e.g. ?account=3, stands)."""
+        query string's choice, e.g. ?account=3, stands). For a record an account has one of
+        (a Dixa connection, P-GAP setup…), an account that has it already is no choice."""
         initial = super().get_changeform_initial_data(request)
         for db_field in account_fields(self.model):
             if db_field.name in initial:
                 continue
             choices = self.formfield_for_foreignkey(db_field, request).queryset
+            if db_field.unique:
+                taken = self.model._default_manager.values(db_field.attname)
+                choices = choices.exclude(pk__in=taken)
             only = list(choices.values_list("pk", flat=True)[:2])
             if len(only) == 1:
                 initial[db_field.name] = only[0]

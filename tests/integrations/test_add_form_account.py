@@ -83,3 +83,16 @@ def test_the_account_in_the_query_string_stands(admin_client):
     globex = AccountFactory(name="Globex")
     chosen, _ = initial_account(admin_client, "admin:ivr_ivrmapping_add", f"?account={globex.pk}")
     assert chosen == str(globex.pk)
+
+
+def test_an_account_that_has_its_one_record_already_is_not_chosen_for_another(account_admin):
+    from integrations.models import DixaConnection
+
+    # given Acme, the user's only account, connected to Dixa already
+    DixaConnection.objects.create(account=account_admin["acme"], api_token="t")
+    # when the user opens Add Dixa connection, then nothing is chosen for them
+    chosen, _ = initial_account(account_admin["client"], "admin:integrations_dixaconnection_add")
+    assert chosen is None
+    # while an add form of a record an account has many of still chooses Acme
+    chosen, _ = initial_account(account_admin["client"], "admin:integrations_apikey_add")
+    assert chosen == account_admin["acme"].pk
